@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <jansson.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -95,6 +96,8 @@ child_receive_conf(enum berth_role role, struct wire_proc_conf *conf)
 
 	log_init(conf->foreground, conf->verbose, LOG_DAEMON);
 	log_procinit(role_name(role));
+	/* jansson opens /dev/urandom on first use: do it before confinement. */
+	json_object_seed(0);
 }
 
 static void

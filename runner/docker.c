@@ -362,8 +362,9 @@ docker_read_messages(struct docker *d)
 
 /*
  * Destroy cancelled requests, add the ones started while busy, apply
- * pending resumes, fail those libcurl would not unpause.  Only this function destroys while busy, so the saved
- * next pointer stays valid; callbacks may append, which is safe.
+ * pending resumes, fail those libcurl would not unpause.  Only this
+ * function destroys while busy, so the saved next pointer stays valid;
+ * callbacks may append, which is safe.
  */
 static void
 docker_sweep(struct docker *d)

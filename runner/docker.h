@@ -90,6 +90,7 @@ struct docker_engine_version {
 typedef void	(*docker_version_cb)(const struct docker_engine_version *,
 		    const char *error, void *arg);
 
+/* docker_new opens nothing; docker_free cancels all, not from a callback. */
 struct docker	*docker_new(struct event_base *, const char *socket_path);
 void		 docker_free(struct docker *);
 size_t		 docker_inflight(const struct docker *);
@@ -100,11 +101,14 @@ struct docker_request *docker_call(struct docker *, const char *method,
 		    const char *path, const char *json, long timeout_ms,
 		    docker_done_cb, void *);
 void		 docker_request_cancel(struct docker_request *);
+/* STREAM flow control: stop reading; resume takes effect from the loop. */
 void		 docker_request_pause(struct docker_request *);
 void		 docker_request_resume(struct docker_request *);
 
+/* GET /_ping then /version; refuses an engine that cannot serve 1.41. */
 int		 docker_ping_version(struct docker *, docker_version_cb,
 		    void *);
+/* Percent-encode a query value; -1 if it does not fit. */
 int		 docker_urlencode(const char *, char *, size_t);
 
 #endif /* BERTH_DOCKER_H */
