@@ -54,6 +54,23 @@ enum imsg_type {
 	IMSG_RUN_REQUEST,	/* parent -> runner: runop JSON, peerid = request */
 	IMSG_RUN_RESULT,	/* runner -> parent: result JSON, fd for logs */
 	IMSG_AUDIT,		/* runner -> parent: struct wire_audit */
+	IMSG_POLICY,		/* parent -> runner: struct policy (policy.h) */
+	IMSG_BUILD_REQUEST,	/* parent -> builder: build JSON (buildreq.h) */
+	IMSG_BUILD_CONTEXT,	/* builder -> parent: JSON + fd of the tar stream */
+	IMSG_BUILD_LOG,		/* builder -> parent: JSON {task, text} */
+	IMSG_BUILD_DONE,	/* builder -> parent: JSON {task, ok, error, ...} */
+	IMSG_NETD_STATUS,	/* parent -> netd: status JSON (netd/status.h) */
+	IMSG_NETD_RESOLVER,	/* parent -> netd: struct wire_resolver */
+	/* The native control-plane protocol (netd/proto_native.c). */
+	IMSG_NETD_IDENTITY,	/* parent -> netd: struct wire_netd_identity */
+	IMSG_NETD_ENROLLED,	/* netd -> parent: struct wire_netd_enrolled */
+	IMSG_NETD_REENROL,	/* netd -> parent: empty, credential_unknown */
+	IMSG_NETD_NODE,		/* parent -> netd: struct wire_netd_node */
+	IMSG_TASK_OFFER,	/* netd -> parent: one task, JSON (task.h) */
+	IMSG_TASK_ACCEPT,	/* parent -> netd: struct wire_task_ref */
+	IMSG_TASK_ANSWER,	/* netd -> parent: struct wire_task_answer */
+	IMSG_EVENT_SEND,	/* parent -> netd: struct wire_event */
+	IMSG_EVENT_ACKED,	/* netd -> parent: struct wire_event_ack */
 	IMSG_TYPE_MAX
 };
 
@@ -65,6 +82,12 @@ struct wire_proc_conf {
 	char		user[BERTH_USER_LEN];
 	char		docker_socket[BERTH_PATH_LEN];
 	char		workspace_root[BERTH_PATH_LEN];
+	char		node_label[64];	/* value of the berth.node owner label */
+	/* netd's local HTTP listener, bound before it confines itself. */
+	char		listen_addr[64];	/* numeric IPv4 or IPv6 */
+	uint32_t	listen_port;		/* 0: no listener */
+	/* netd's CA bundle for the control plane, read before confinement. */
+	char		ca_file[BERTH_PATH_LEN];	/* "": the system's */
 };
 
 /* How far a child's confinement got, as the child itself set it up. */
@@ -104,6 +127,106 @@ struct wire_audit {
 
 struct wire_ctl_error {
 	char		message[256];
+};
+
+/*
+ * What netd resolves names with: the nameservers of /etc/resolv.conf and
+ * the entries of /etc/hosts, read by the parent (netd reads no file).
+ * Addresses are numeric; entries past the counts are all zero.
+ */
+#define WIRE_RESOLVER_NS_MAX	4
+#define WIRE_RESOLVER_HOSTS_MAX	16
+#define WIRE_ADDR_LEN		46	/* INET6_ADDRSTRLEN */
+#define WIRE_HOSTNAME_LEN	256
+
+struct wire_resolver_host {
+	char		name[WIRE_HOSTNAME_LEN];
+	char		addr[WIRE_ADDR_LEN];
+};
+
+struct wire_resolver {
+	char		nameservers[WIRE_RESOLVER_NS_MAX][WIRE_ADDR_LEN];
+	uint32_t	nnameservers;
+	struct wire_resolver_host hosts[WIRE_RESOLVER_HOSTS_MAX];
+	uint32_t	nhosts;
+};
+
+/*
+ * The native protocol.  The parent holds the node's identity on disk
+ * and hands netd what it needs to speak for the node; netd keeps it in
+ * memory only.  Ids are PROTOCOL.md 2.7 ids (1-64 of A-Z a-z 0-9 _ -).
+ */
+#define WIRE_ID_LEN		65
+#define WIRE_CREDENTIAL_LEN	256
+#define WIRE_URL_LEN		1024
+#define WIRE_ED25519_LEN	32
+#define WIRE_HEX_LEN		65	/* 64 hex digits of a SHA-256 */
+#define WIRE_TASKS_RUNNING_MAX	64
+
+struct wire_netd_identity {
+	uint8_t		private_key[WIRE_ED25519_LEN];	/* Ed25519 seed */
+	char		node_id[WIRE_ID_LEN];		/* "": enrol first */
+	char		credential[WIRE_CREDENTIAL_LEN];
+	char		token[WIRE_CREDENTIAL_LEN];	/* only when enrolling */
+	char		url[WIRE_URL_LEN];
+	char		node_name[128];
+	char		binary_sha256[WIRE_HEX_LEN];
+	char		policy_hash[WIRE_HEX_LEN];
+	uint32_t	heartbeat_sec;		/* 1..3600 until the server says */
+	uint32_t	poll_interval_ms;	/* with poll_timeout_sec 0 */
+	uint64_t	high_seq;		/* the journal's high-water mark */
+};
+
+struct wire_netd_enrolled {
+	char		node_id[WIRE_ID_LEN];
+	char		credential[WIRE_CREDENTIAL_LEN];
+	uint8_t		task_key[WIRE_ED25519_LEN];
+	uint32_t	tasks_signed;		/* 0 or 1 */
+	uint32_t	heartbeat_sec;
+	uint32_t	poll_timeout_sec;
+	uint32_t	retry_max_sec;
+};
+
+/* What a heartbeat needs that only the parent knows. */
+struct wire_netd_node {
+	uint64_t	audit_records;
+	char		audit_head[WIRE_HEX_LEN];
+	uint32_t	ntasks;
+	char		tasks_running[WIRE_TASKS_RUNNING_MAX][WIRE_ID_LEN];
+};
+
+struct wire_task_ref {
+	char		task_id[WIRE_ID_LEN];
+	int64_t		not_after;		/* accept retries stop here */
+};
+
+enum wire_task_outcome {
+	TASK_ANSWER_ACCEPTED = 0,	/* 200: run it */
+	TASK_ANSWER_CLOSED,		/* taken, rejected, cancelled, expired... */
+	TASK_ANSWER_MAX
+};
+
+struct wire_task_answer {
+	char		task_id[WIRE_ID_LEN];
+	uint32_t	outcome;		/* enum wire_task_outcome */
+	char		reason[128];		/* the error code, for the log */
+};
+
+#define WIRE_EVENT_MESSAGE_LEN	4097
+struct wire_event {
+	char		task_id[WIRE_ID_LEN];
+	uint32_t	seq;			/* >= 1 */
+	int64_t		time;
+	char		state[16];		/* running succeeded failed ... */
+	char		stage[16];		/* "" or a PROTOCOL.md 5.7 stage */
+	char		message[WIRE_EVENT_MESSAGE_LEN];
+	uint32_t	has_exit_code;
+	int32_t		exit_code;
+};
+
+struct wire_event_ack {
+	char		task_id[WIRE_ID_LEN];
+	uint32_t	acked_seq;		/* every event 1..acked_seq is done */
 };
 
 /* Entry points of the children, called from berthd's main for -P ROLE. */

@@ -30,13 +30,13 @@
 #include "config.h"
 #include "log.h"
 
-#define CONF_FILE_MAX		(1024 * 1024)	/* bytes in one file */
-#define CONF_TOKEN_MAX		4096		/* bytes in one token */
+#define CONF_FILE_MAX		(1024 * 1024)	/* bytes in a file */
+#define CONF_TOKEN_MAX		4096		/* bytes in a token */
 #define CONF_ERRORS_MAX		32		/* after that, noise */
 #define CONF_MACROS_MAX		128
 #define CONF_MACRO_NAME_LEN	64
-#define CONF_GOT_MAX		60		/* bytes of a bad value quoted */
-#define CONF_GOT_LEN		256		/* room for them, escaped */
+#define CONF_GOT_MAX		60		/* of a bad value quoted */
+#define CONF_GOT_LEN		256		/* room to escape them */
 #define CONF_SUN_PATH_LEN	sizeof(((struct sockaddr_un *)NULL)->sun_path)
 #define SECRET_MASK		"********"
 
@@ -68,7 +68,8 @@ enum field_kind {
 	F_MSEC,		/* duration kept as uint32_t milliseconds */
 	F_SEC,		/* duration kept as uint32_t whole seconds */
 	F_PROTOCOL,	/* enum cp_protocol */
-	F_LOGLEVEL	/* int, 0 warning .. 2 debug */
+	F_LOGLEVEL,	/* int, 0 warning .. 2 debug */
+	F_YESNO		/* uint32_t, yes 1 or no 0 */
 };
 
 /*
@@ -123,6 +124,7 @@ struct parser {
 	struct macro	 macros[CONF_MACROS_MAX];
 	size_t		 nmacros;
 	struct berth_conf *conf;
+	unsigned int	 policy_lists_seen;	/* POLICY_SEEN_* */
 };
 
 struct keyword;
@@ -142,14 +144,19 @@ static int	kw_value(struct parser *, const struct keyword *);
 static int	kw_user(struct parser *, const struct keyword *);
 static int	kw_listen(struct parser *, const struct keyword *);
 static int	kw_block(struct parser *, const struct keyword *);
-static void	print_value(const struct berth_conf *, const struct keyword *,
-		    FILE *, const char *);
+static void	print_value(const struct berth_conf *,
+		    const struct keyword *, FILE *, const char *);
 static void	print_user(const struct berth_conf *, const struct keyword *,
 		    FILE *, const char *);
-static void	print_listen(const struct berth_conf *, const struct keyword *,
+static void	print_listen(const struct berth_conf *,
+		    const struct keyword *, FILE *, const char *);
+static void	print_block(const struct berth_conf *,
+		    const struct keyword *, FILE *, const char *);
+static int	kw_policy(struct parser *, const struct keyword *);
+static void	print_policy(const struct berth_conf *, const struct keyword *,
 		    FILE *, const char *);
-static void	print_block(const struct berth_conf *, const struct keyword *,
-		    FILE *, const char *);
+static void	print_nothing(const struct berth_conf *,
+		    const struct keyword *, FILE *, const char *);
 
 #define VALUE(name, kind, member, min, max)				\
 	{ (name), kw_value, print_value, FIELD(kind, member, min, max), NULL }
@@ -177,6 +184,8 @@ static const struct keyword control_plane_keywords[] = {
 	VALUE("advertise-port", F_PORT, advertise_port, 0, 65535),
 	VALUE("cluster-port", F_PORT, cluster_port, 1, 65535),
 	VALUE("discovery-port", F_PORT, discovery_port, 0, 65535),
+	VALUE("require-signed-tasks", F_YESNO, require_signed_tasks, 0, 1),
+	VALUE("ca-file", F_PATH, cp_ca_file, 0, 0),
 	{ NULL, NULL, NULL, { 0, 0, 0, 0, 0 }, NULL }
 };
 
@@ -192,6 +201,26 @@ static const struct keyword limits_keywords[] = {
 	{ NULL, NULL, NULL, { 0, 0, 0, 0, 0 }, NULL }
 };
 
+/* The policy block (DESIGN.md §6); its words are checked in policy_apply. */
+#define POLICY_KEYWORD(name)						\
+	{ (name), kw_policy, print_nothing, { 0, 0, 0, 0, 0 }, NULL }
+
+static const struct keyword policy_keywords[] = {
+	POLICY_KEYWORD("image"),
+	POLICY_KEYWORD("name-template"),
+	POLICY_KEYWORD("memory"),
+	POLICY_KEYWORD("cpus"),
+	POLICY_KEYWORD("pids"),
+	POLICY_KEYWORD("publish-address"),
+	POLICY_KEYWORD("host-ports"),
+	POLICY_KEYWORD("bind-prefix"),
+	POLICY_KEYWORD("cap-allow"),
+	POLICY_KEYWORD("read-only-root"),
+	POLICY_KEYWORD("runtime"),
+	POLICY_KEYWORD("restart-always"),
+	{ NULL, NULL, NULL, { 0, 0, 0, 0, 0 }, NULL }
+};
+
 static const struct keyword top_keywords[] = {
 	VALUE("state-dir", F_PATH, state_dir, 1, 0),
 	VALUE("control-socket", F_SOCKET, control_socket, 1, 0),
@@ -204,6 +233,8 @@ static const struct keyword top_keywords[] = {
 	    control_plane_keywords },
 	{ "limits", kw_block, print_block, { 0, 0, 0, 0, 0 },
 	    limits_keywords },
+	{ "policy", kw_block, print_policy, { 0, 0, 0, 0, 0 },
+	    policy_keywords },
 	{ NULL, NULL, NULL, { 0, 0, 0, 0, 0 }, NULL }
 };
 
@@ -254,7 +285,8 @@ conf_defaults(struct berth_conf *conf)
 	(void)strlcpy(conf->user[ROLE_BUILDER], "_berthbuild", BERTH_USER_LEN);
 	(void)strlcpy(conf->user[ROLE_RUNNER], "_berthrun", BERTH_USER_LEN);
 	conf->log_verbose = LOG_LEVEL_WARN;
-	(void)strlcpy(conf->listen_addr, "127.0.0.1", sizeof(conf->listen_addr));
+	(void)strlcpy(conf->listen_addr, "127.0.0.1",
+	    sizeof(conf->listen_addr));
 	conf->listen_port = 0;
 	conf->protocol = PROTO_NATIVE;
 	(void)strlcpy(conf->region, "local", sizeof(conf->region));
@@ -269,6 +301,7 @@ conf_defaults(struct berth_conf *conf)
 	conf->build_timeout_sec = 30 * SEC_PER_MIN;
 	conf->max_concurrent_runs = 4;
 	conf->run_timeout_sec = 300;
+	policy_defaults(&conf->policy);
 }
 
 /*
@@ -309,30 +342,31 @@ static int
 only_chars(const char *s, const char *extra)
 {
 	for (; *s != '\0'; s++)
-		if (!ascii_alnum((unsigned char)*s) && strchr(extra, *s) == NULL)
+		if (!ascii_alnum((unsigned char)*s) &&
+		    strchr(extra, *s) == NULL)
 			return 0;
 	return 1;
 }
 
-/* Decimal digits only: seeds used parseInt, which took "50abc" as 50. */
+/*
+ * Decimal digits only: seeds used parseInt, which took "50abc" as 50.
+ * At most 12 digits, so that durations in ms cannot overflow.
+ */
 static int
 parse_uint(const char *s, size_t *used, uint64_t *value)
 {
-	size_t	 i;
+	size_t	 i, n = strspn(s, "0123456789");
 
-	*value = 0;
-	for (i = 0; ascii_digit((unsigned char)s[i]); i++) {
-		if (i >= 12)
-			return -1;
-		*value = *value * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (i == 0)
+	if (n == 0 || n > 12)
 		return -1;
-	*used = i;
+	*value = 0;
+	for (i = 0; i < n; i++)
+		*value = *value * 10 + (uint64_t)(s[i] - '0');
+	*used = n;
 	return 0;
 }
 
-/* "30", "30s", "500ms", "5m", "1h" in milliseconds; bare numbers count bare_ms. */
+/* "30", "30s", "500ms", "5m", "1h" in ms; a bare number counts bare_ms. */
 static int
 parse_duration(const char *s, uint32_t bare_ms, uint64_t *ms)
 {
@@ -500,6 +534,7 @@ field_set(struct berth_conf *conf, const struct field *f, const char *text,
 	uint16_t	 u16;
 	size_t		 used;
 	int		 i;
+	enum cp_protocol proto;
 
 	if (field_is_string(f)) {
 		if (!string_valid(f, text))
@@ -537,14 +572,17 @@ field_set(struct berth_conf *conf, const struct field *f, const char *text,
 		u32 = (uint32_t)n;
 		memcpy(dst, &u32, sizeof(u32));
 		return 0;
+	case F_YESNO:
+		if (strcmp(text, "yes") != 0 && strcmp(text, "no") != 0)
+			return -1;
+		u32 = strcmp(text, "yes") == 0;
+		memcpy(dst, &u32, sizeof(u32));
+		return 0;
 	case F_PROTOCOL:
 		if ((i = name_lookup(protocol_names, PROTO_MAX, text)) == -1)
 			return -1;
-		{
-			enum cp_protocol	 proto = (enum cp_protocol)i;
-
-			memcpy(dst, &proto, sizeof(proto));
-		}
+		proto = (enum cp_protocol)i;
+		memcpy(dst, &proto, sizeof(proto));
 		return 0;
 	case F_LOGLEVEL:
 		if ((i = name_lookup(log_level_names, NITEMS(log_level_names),
@@ -629,6 +667,9 @@ describe_field(const struct field *f, char *buf, size_t len)
 		break;
 	case F_PROTOCOL:
 		describe_names(protocol_names, PROTO_MAX, buf, len);
+		break;
+	case F_YESNO:
+		(void)snprintf(buf, len, "yes or no");
 		break;
 	case F_LOGLEVEL:
 		describe_names(log_level_names, NITEMS(log_level_names),
@@ -721,6 +762,9 @@ field_print(const struct berth_conf *conf, const struct field *f, FILE *fp)
 		format_duration((uint64_t)u32 *
 		    (f->kind == F_SEC ? MSEC_PER_SEC : 1), buf, sizeof(buf));
 		fputs(buf, fp);
+	} else if (f->kind == F_YESNO) {
+		memcpy(&u32, src, sizeof(u32));
+		fputs(u32 ? "yes" : "no", fp);
 	} else if (f->kind == F_PROTOCOL) {
 		memcpy(&proto, src, sizeof(proto));
 		fputs(protocol_name(proto), fp);
@@ -1157,6 +1201,294 @@ kw_listen(struct parser *p, const struct keyword *kw)
 static void	parse_statement(struct parser *, const struct keyword *,
 		    const char *);
 
+/*
+ * Policy statements: the keyword is followed by one to four words, which
+ * policy_apply checks and stores.  Lists that have a non-empty default
+ * (publish-address) are replaced by the first statement, not appended to.
+ */
+#define POLICY_WORDS_MAX	4
+#define POLICY_SEEN_HOST_IPS	0x01
+
+static const char *
+policy_word_size(const char *word, uint64_t *bytes)
+{
+	char		 digits[32];
+	size_t		 len = strlen(word), used;
+	uint64_t	 unit = 1, value;
+
+	if (len == 0 || len >= sizeof(digits))
+		return "a size such as 512M or 2G";
+	memcpy(digits, word, len + 1);
+	switch (digits[len - 1]) {
+	case 'K':
+		unit = 1024ULL;
+		break;
+	case 'M':
+		unit = 1024ULL * 1024;
+		break;
+	case 'G':
+		unit = 1024ULL * 1024 * 1024;
+		break;
+	default:
+		break;
+	}
+	if (unit != 1)
+		digits[--len] = '\0';
+	if (parse_uint(digits, &used, &value) == -1 || used != len ||
+	    value == 0 || value > UINT64_MAX / unit)
+		return "a size such as 512M or 2G";
+	*bytes = value * unit;
+	return NULL;
+}
+
+/* "1.5" CPUs as nano-CPUs, exactly. */
+static const char *
+policy_word_cpus(const char *word, uint64_t *nano)
+{
+	const char	*dot = strchr(word, '.');
+	char		 whole[8] = "0", frac[10] = "000000000";
+	size_t		 n = dot ? (size_t)(dot - word) : strlen(word), used;
+	uint64_t	 w, f;
+
+	if (n >= sizeof(whole) || (dot != NULL && (strlen(dot + 1) == 0 ||
+	    strlen(dot + 1) > 9)))
+		return "a number of CPUs such as 1 or 0.5";
+	if (n > 0) {
+		memcpy(whole, word, n);
+		whole[n] = '\0';
+	}
+	if (dot != NULL)
+		memcpy(frac, dot + 1, strlen(dot + 1));
+	if (parse_uint(whole, &used, &w) == -1 || used != strlen(whole) ||
+	    parse_uint(frac, &used, &f) == -1 || used != 9 || w > 1024 ||
+	    w * 1000000000ULL + f == 0)
+		return "a number of CPUs such as 1 or 0.5";
+	*nano = w * 1000000000ULL + f;
+	return NULL;
+}
+
+static const char *
+policy_word_count(const char *word, uint64_t *count)
+{
+	size_t	 used;
+
+	if (parse_uint(word, &used, count) == -1 || used != strlen(word) ||
+	    *count == 0 || *count > INT32_MAX)
+		return "a positive whole number";
+	return NULL;
+}
+
+/* memory|cpus|pids default X max Y, either half optional. */
+static const char *
+policy_default_max(char *const *words, int nwords,
+    const char *(*parse)(const char *, uint64_t *), uint64_t *def,
+    uint64_t *max)
+{
+	const char	*why;
+	int		 i;
+
+	if (nwords != 2 && nwords != 4)
+		return "\"default VALUE\", \"max VALUE\" or both";
+	for (i = 0; i < nwords; i += 2) {
+		uint64_t	*target;
+
+		if (strcmp(words[i], "default") == 0)
+			target = def;
+		else if (strcmp(words[i], "max") == 0)
+			target = max;
+		else
+			return "\"default\" or \"max\"";
+		if ((why = parse(words[i + 1], target)) != NULL)
+			return why;
+	}
+	return NULL;
+}
+
+static const char *
+policy_word_yes_no(const char *word, uint32_t *flag)
+{
+	if (strcmp(word, "yes") == 0)
+		*flag = 1;
+	else if (strcmp(word, "no") == 0)
+		*flag = 0;
+	else
+		return "yes or no";
+	return NULL;
+}
+
+/* An absolute path in normal form: no "//", "/./", "/../" or trailing "/". */
+static int
+policy_path_normal(const char *path)
+{
+	size_t	 len = strlen(path);
+
+	return path[0] == '/' && len > 1 && len < POLICY_PATH_LEN &&
+	    path[len - 1] != '/' && strstr(path, "//") == NULL &&
+	    strstr(path, "/./") == NULL && strstr(path, "/../") == NULL &&
+	    (len < 3 || strcmp(path + len - 3, "/..") != 0) &&
+	    (len < 2 || strcmp(path + len - 2, "/.") != 0) && printable(path);
+}
+
+static const char *
+policy_list_add(char *list, size_t stride, uint32_t *count, uint32_t max,
+    const char *word)
+{
+	if (*count == max)
+		return "no more entries (the list is full)";
+	if (strlen(word) >= stride)
+		return "a shorter value";
+	(void)strlcpy(list + (size_t)*count * stride, word, stride);
+	(*count)++;
+	return NULL;
+}
+
+static const char *
+policy_apply_list(struct parser *p, const char *name, const char *word)
+{
+	struct policy	*pol = &p->conf->policy;
+	unsigned char	 addr[16];
+
+	if (strcmp(name, "image") == 0) {
+		/* As policy_validate: quotes would not survive policy_print. */
+		if (!printable(word) || strpbrk(word, " \"\\") != NULL)
+			return "an image pattern such as \"berth-base:*\"";
+		return policy_list_add(pol->images[0], POLICY_PATTERN_LEN,
+		    &pol->nimages, POLICY_IMAGES_MAX, word);
+	}
+	if (strcmp(name, "publish-address") == 0) {
+		if (inet_pton(AF_INET, word, addr) != 1 &&
+		    inet_pton(AF_INET6, word, addr) != 1)
+			return "an IPv4 or IPv6 address";
+		if (!(p->policy_lists_seen & POLICY_SEEN_HOST_IPS)) {
+			p->policy_lists_seen |= POLICY_SEEN_HOST_IPS;
+			pol->nhost_ips = 0;
+		}
+		return policy_list_add(pol->host_ips[0], 46, &pol->nhost_ips,
+		    POLICY_HOST_IPS_MAX, word);
+	}
+	if (strcmp(name, "bind-prefix") == 0) {
+		if (!policy_path_normal(word))
+			return "an absolute path without \"..\" or a "
+			    "trailing \"/\"";
+		return policy_list_add(pol->bind_prefixes[0], POLICY_PATH_LEN,
+		    &pol->nbind_prefixes, POLICY_BINDS_MAX, word);
+	}
+	/* cap-allow */
+	if (strncmp(word, "CAP_", 4) == 0)
+		word += 4;
+	if (!only_chars(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") ||
+	    word[0] == '\0' || strcmp(word, "ALL") == 0)
+		return "a capability name such as NET_BIND_SERVICE (not ALL)";
+	return policy_list_add(pol->cap_allow[0], POLICY_CAP_LEN,
+	    &pol->ncap_allow, POLICY_CAPS_MAX, word);
+}
+
+static const char *
+policy_apply_ports(struct policy *pol, const char *word)
+{
+	uint64_t	 low, high;
+	size_t		 used;
+	const char	*dash = strchr(word, '-');
+
+	if (dash == NULL || parse_uint(word, &used, &low) == -1 ||
+	    word + used != dash || parse_uint(dash + 1, &used, &high) == -1 ||
+	    dash[1 + used] != '\0' || low < 1 || low > high || high > 65535)
+		return "a port range such as 1024-65535";
+	pol->host_port_min = low;
+	pol->host_port_max = high;
+	return NULL;
+}
+
+static const char *
+policy_apply_name(struct policy *pol, const char *name, const char *word)
+{
+	if (strcmp(name, "name-template") == 0) {
+		if (strstr(word, "{app}") == NULL ||
+		    strlen(word) >= sizeof(pol->name_template) ||
+		    !only_chars(word, "abcdefghijklmnopqrstuvwxyz0123456789"
+		    "{}_.-"))
+			return "a name template holding {app}, such as "
+			    "\"paas-app-{app}\"";
+		(void)strlcpy(pol->name_template, word,
+		    sizeof(pol->name_template));
+		return NULL;
+	}
+	/* runtime */
+	if (strlen(word) >= sizeof(pol->runtime) || word[0] == '\0' ||
+	    !only_chars(word, "abcdefghijklmnopqrstuvwxyz0123456789_.-"))
+		return "a runtime name such as runsc";
+	(void)strlcpy(pol->runtime, word, sizeof(pol->runtime));
+	return NULL;
+}
+
+static const char *
+policy_apply(struct parser *p, const char *name, char *const *words,
+    int nwords)
+{
+	struct policy	*pol = &p->conf->policy;
+	uint64_t	 def, max;
+	const char	*why;
+
+	if (strcmp(name, "memory") == 0)
+		return policy_default_max(words, nwords, policy_word_size,
+		    &pol->memory_default, &pol->memory_max);
+	if (strcmp(name, "cpus") == 0)
+		return policy_default_max(words, nwords, policy_word_cpus,
+		    &pol->nano_cpus_default, &pol->nano_cpus_max);
+	if (strcmp(name, "pids") == 0) {
+		def = pol->pids_default;
+		max = pol->pids_max;
+		if ((why = policy_default_max(words, nwords,
+		    policy_word_count, &def, &max)) != NULL)
+			return why;
+		pol->pids_default = def;
+		pol->pids_max = max;
+		return NULL;
+	}
+	if (nwords != 1)
+		return "one value";
+	if (strcmp(name, "host-ports") == 0)
+		return policy_apply_ports(pol, words[0]);
+	if (strcmp(name, "read-only-root") == 0)
+		return policy_word_yes_no(words[0], &pol->read_only_root);
+	if (strcmp(name, "restart-always") == 0)
+		return policy_word_yes_no(words[0], &pol->allow_restart_always);
+	if (strcmp(name, "name-template") == 0 || strcmp(name, "runtime") == 0)
+		return policy_apply_name(pol, name, words[0]);
+	return policy_apply_list(p, name, words[0]);
+}
+
+/* KEYWORD WORD... up to the end of the statement. */
+static int
+kw_policy(struct parser *p, const struct keyword *kw)
+{
+	char		 words[POLICY_WORDS_MAX][CONF_TOKEN_MAX + 1];
+	char		*argv[POLICY_WORDS_MAX];
+	const char	*why;
+	int		 nwords = 0, line = p->cur.line;
+
+	while (token_is_value(&p->cur)) {
+		if (nwords == POLICY_WORDS_MAX) {
+			expected(p, "the end of the %s statement", kw->name);
+			return -1;
+		}
+		(void)strlcpy(words[nwords], p->cur.text, sizeof(words[0]));
+		argv[nwords] = words[nwords];
+		nwords++;
+		lex(p);
+	}
+	if (nwords == 0) {
+		expected(p, "a value after %s", kw->name);
+		return -1;
+	}
+	if ((why = policy_apply(p, kw->name, argv, nwords)) != NULL) {
+		conf_error(p, line, "policy %s: expected %s, got \"%s\"",
+		    kw->name, why, argv[nwords - 1]);
+		return -1;
+	}
+	return 0;
+}
+
 /* NAME { statements } on one level only: blocks hold no blocks. */
 static int
 kw_block(struct parser *p, const struct keyword *kw)
@@ -1469,9 +1801,9 @@ typedef int	(*env_convert_fn)(const struct env_var *, const char *,
 struct env_var {
 	const char	*name;
 	const char	*keyword;	/* berth.conf keyword it overrides */
-	unsigned int	 owners;	/* OWNER() of the seeds that read it */
+	unsigned int	 owners;	/* OWNER() of seeds that read it */
 	uint32_t	 bare_ms;	/* durations: what a bare number is */
-	env_convert_fn	 convert;	/* seed syntax to berth.conf syntax */
+	env_convert_fn	 convert;	/* seed syntax to berth.conf's */
 };
 
 static int	env_log_level(const struct env_var *, const char *, char *,
@@ -1678,9 +2010,10 @@ env_apply_one(struct berth_conf *conf, const struct env_var *ev,
 	if (bare_ms == BARE_BY_PROTOCOL)
 		bare_ms = heartbeat_bare_ms(conf->protocol);
 	if (kw->field.kind == F_MSEC || kw->field.kind == F_SEC)
-		(void)snprintf(unit, sizeof(unit), "; a bare number counts %s%s",
-		    bare_ms == 1 ? "milliseconds" : bare_ms == MSEC_PER_SEC ?
-		    "seconds" : "minutes",
+		(void)snprintf(unit, sizeof(unit),
+		    "; a bare number counts %s%s", bare_ms == 1 ?
+		    "milliseconds" : bare_ms == MSEC_PER_SEC ? "seconds" :
+		    "minutes",
 		    ev->bare_ms == BARE_BY_PROTOCOL ? " under this protocol" :
 		    "");
 	if (field_set(conf, &kw->field, text, bare_ms) == -1) {
@@ -1884,6 +2217,18 @@ check_listeners(const struct berth_conf *conf)
 	return 1;
 }
 
+/* Defaults within maxima and the like: the same check the runner makes. */
+static int
+check_policy(const struct berth_conf *conf)
+{
+	const char	*why;
+
+	if ((why = policy_validate(&conf->policy)) == NULL)
+		return 0;
+	log_warnx("%s: policy: %s", conf->path, why);
+	return 1;
+}
+
 int
 conf_check(const struct berth_conf *conf)
 {
@@ -1893,6 +2238,7 @@ conf_check(const struct berth_conf *conf)
 	errors += check_paths(conf);
 	errors += check_control_plane(conf);
 	errors += check_listeners(conf);
+	errors += check_policy(conf);
 	return errors > 0 ? -1 : 0;
 }
 
@@ -1934,6 +2280,27 @@ print_listen(const struct berth_conf *conf, const struct keyword *kw,
 		print_quoted(fp, conf->listen_addr);
 		fprintf(fp, " port %u\n", (unsigned int)conf->listen_port);
 	}
+}
+
+/* The policy prints itself: its text is what the policy hash covers. */
+static void
+print_policy(const struct berth_conf *conf, const struct keyword *kw,
+    FILE *fp, const char *indent)
+{
+	(void)kw;
+	(void)indent;
+	fputc('\n', fp);
+	policy_print(&conf->policy, fp);
+}
+
+static void
+print_nothing(const struct berth_conf *conf, const struct keyword *kw,
+    FILE *fp, const char *indent)
+{
+	(void)conf;
+	(void)kw;
+	(void)fp;
+	(void)indent;
 }
 
 static void

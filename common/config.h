@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "berth.h"
+#include "policy.h"
 
 enum cp_protocol {
 	PROTO_NATIVE = 0,
@@ -59,6 +60,12 @@ struct berth_conf {
 	/* codara: its control plane calls us (HTTP) and finds us (UDP). */
 	uint16_t	 cluster_port;			/* CLUSTER_PORT */
 	uint16_t	 discovery_port;		/* DISCOVERY_PORT, 0: off */
+	char		 cp_ca_file[BERTH_PATH_LEN];	/* "": system CAs */
+	/* native: refuse unsigned tasks even before the server signs. */
+	uint32_t	 require_signed_tasks;
+
+	/* What the runner allows (DESIGN.md §6). */
+	struct policy	 policy;
 
 	/* Admission control. */
 	uint32_t	 max_containers;

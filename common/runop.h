@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #define RUNOP_JSON_MAX		(60 * 1024)	/* payload cap */
+/* A result must fit one imsg on the runner channel (BERTH_IMSG_RUN_MAX). */
+#define RUNRESULT_JSON_MAX	(60 * 1024)
 #define RUNOP_TASK_LEN		64	/* [A-Za-z0-9_.:-], may be empty */
 #define RUNOP_APP_LEN		64	/* [a-z0-9][a-z0-9_.-]* */
 #define RUNOP_IMAGE_LEN		256
@@ -154,5 +156,15 @@ int	 runop_decode(const char *json, size_t len, struct run_request *req,
 char	*runop_encode(const struct run_request *req);
 void	 runop_free(struct run_request *);
 const char *runop_name(enum run_op);
+
+/*
+ * Check a runner result (IMSG_RUN_RESULT, shapes in runner/ops.h): a
+ * JSON object of at most RUNRESULT_JSON_MAX bytes, "ok" a boolean,
+ * "error" a string present exactly when ok is false, and no top-level
+ * key other than those of the result shapes, each with its type.  0, or
+ * -1 with the reason in err.
+ */
+int	 runresult_check(const char *json, size_t len, char *err,
+	    size_t errlen);
 
 #endif

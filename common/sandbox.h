@@ -115,4 +115,18 @@ void	 sandbox_confine_parent(const char *state_dir,
 	    const char *control_dir, const char *conf_path,
 	    struct sandbox_report *);
 
+/*
+ * A build child (builder/build.c) narrows the builder's confinement to
+ * one build: see sandbox_policy.c for what it keeps and why.
+ */
+struct sandbox_build {
+	const char	*workspace;	/* read-write: this build's directory */
+	const char	*repository;	/* NULL, or a file:// repository */
+	uint16_t	 git_port;	/* TCP port git may reach, 0 none */
+	uint64_t	 cpu_sec;	/* RLIMIT_CPU, 0 leaves it as it is */
+	uint64_t	 file_bytes;	/* RLIMIT_FSIZE, 0 leaves it as it is */
+};
+void	 sandbox_confine_build_child(const struct sandbox_build *,
+	    struct sandbox_report *);
+
 #endif

@@ -16,16 +16,25 @@
  *		 workspace read-write; forks and execs git; IPv4 and IPv6.
  *	runner	 an empty network namespace and an empty root holding only
  *		 the Docker socket; unix sockets only; opens nothing; no exec.
+ *	build	 (a child of the builder, one per build) its own workspace,
+ *	child	 the system's programs and a few named /etc files; TCP
+ *		 connect to its repository's port only; rlimits.
  *
  * The mechanisms are in sandbox.c.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/prctl.h>
+
+#include <linux/landlock.h>
 
 #include <errno.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -339,7 +348,7 @@ static const struct role_policy role_policies[ROLE_MAX] = {
 	[ROLE_RUNNER] =	{ 1,	1,	1,	NULL,	0 },
 };
 
-#define PATHS_MAX	16
+#define PATHS_MAX	32
 
 struct path_var {
 	const char	*name;
@@ -522,4 +531,186 @@ sandbox_confine_parent(const char *state_dir, const char *control_dir,
 	npaths = expand_paths(&role_policies[ROLE_PARENT], vars, nitems(vars),
 	    paths);
 	confine_last_steps(ROLE_PARENT, paths, npaths, report);
+}
+
+/*
+ * A build child runs git on an untrusted repository and walks the
+ * checkout, so it keeps less than the builder: its own workspace rather
+ * than the whole workspace root (other builds stay out of reach); the
+ * few /etc files the loader, the resolver and TLS read rather than /etc
+ * (so nothing of /etc/berth); nothing of /var/lib/berth or /run; TCP
+ * connect to its repository's one port and no bind (Landlock ABI 4);
+ * and rlimits, so that a runaway git or a hostile pack cannot spin, fill
+ * the disk with one file or hoard descriptors.
+ *
+ * Its seccomp filter is the builder's column, inherited: git needs all
+ * of it (fork, exec, INET sockets), and what it grants beyond that
+ * (Landlock, seccomp, prctl, setrlimit) can only narrow a process.  A
+ * caller that is not yet filtered (a test, a probe) gets the same filter
+ * installed, and its capabilities dropped, here.
+ */
+static const struct sandbox_path build_child_paths[] = {
+	{ "/usr",			SB_READ | SB_EXEC },
+	{ "/bin",			SB_READ | SB_EXEC },
+	{ "/lib",			SB_READ | SB_EXEC },	/* ELF loader */
+	{ "/lib64",			SB_READ | SB_EXEC },
+	{ "/etc/ld.so.cache",		SB_READ },
+	{ "/etc/passwd",		SB_READ },	/* git's getpwuid */
+	{ "/etc/group",			SB_READ },
+	{ "/etc/nsswitch.conf",		SB_READ },	/* the resolver */
+	{ "/etc/host.conf",		SB_READ },
+	{ "/etc/hosts",			SB_READ },
+	{ "/etc/resolv.conf",		SB_READ },
+	{ "/etc/gai.conf",		SB_READ },
+	{ "/etc/services",		SB_READ },
+	{ "/etc/localtime",		SB_READ },
+	{ "/etc/ssl/certs",		SB_READ },	/* https */
+	{ "/etc/ssl/openssl.cnf",	SB_READ },
+	{ "/etc/ssh/ssh_config",	SB_READ },	/* ssh, when allowed */
+	{ "/etc/ssh/ssh_config.d",	SB_READ },
+	{ "/etc/ssh/ssh_known_hosts",	SB_READ },
+	{ "/dev/null",			SB_READ | SB_WRITE },
+	{ "/dev/urandom",		SB_READ },
+};
+
+/* The table, the workspace and a repository fit the copy. */
+_Static_assert(nitems(build_child_paths) + 2 <= PATHS_MAX,
+    "build_child_paths too long");
+
+/* Descriptors: the walk keeps one per directory level, git a few. */
+#define BUILD_CHILD_NOFILE	256
+/* A CPU limit ends in SIGXCPU at the soft value, SIGKILL this later. */
+#define BUILD_CHILD_CPU_GRACE	5
+
+/*
+ * Landlock's network rules (ABI 4), spelled out: Debian 12's headers
+ * stop at ABI 2.  sandbox_landlock() handles file systems only; the
+ * build child is the one process with a network rule, so the few lines
+ * live with its policy.
+ */
+#define LL_RULE_NET_PORT	2
+#define LL_ACCESS_NET_BIND_TCP	(1ULL << 0)
+#define LL_ACCESS_NET_CONNECT_TCP (1ULL << 1)
+
+struct ll_ruleset_attr {
+	uint64_t	handled_access_fs;
+	uint64_t	handled_access_net;
+	uint64_t	scoped;
+};
+
+struct ll_net_port_attr {
+	uint64_t	allowed_access;
+	uint64_t	port;
+};
+
+/* Lower a limit, never raise it; the hard limit goes down with it. */
+static void
+build_child_rlimit(int resource, const char *name, rlim_t soft, rlim_t hard)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(resource, &rl) == -1)
+		fatal("sandbox: getrlimit %s", name);
+	if (rl.rlim_max != RLIM_INFINITY && hard > rl.rlim_max)
+		hard = rl.rlim_max;
+	if (soft > hard)
+		soft = hard;
+	rl.rlim_cur = soft;
+	rl.rlim_max = hard;
+	if (setrlimit(resource, &rl) == -1)
+		fatal("sandbox: setrlimit %s", name);
+}
+
+static void
+build_child_rlimits(const struct sandbox_build *build)
+{
+	build_child_rlimit(RLIMIT_CORE, "RLIMIT_CORE", 0, 0);
+	build_child_rlimit(RLIMIT_NOFILE, "RLIMIT_NOFILE", BUILD_CHILD_NOFILE,
+	    BUILD_CHILD_NOFILE);
+	if (build->cpu_sec > 0)
+		build_child_rlimit(RLIMIT_CPU, "RLIMIT_CPU", build->cpu_sec,
+		    build->cpu_sec + BUILD_CHILD_CPU_GRACE);
+	if (build->file_bytes > 0)
+		build_child_rlimit(RLIMIT_FSIZE, "RLIMIT_FSIZE",
+		    build->file_bytes, build->file_bytes);
+}
+
+/*
+ * TCP: connect to port only (none if 0), bind nothing.  A kernel before
+ * ABI 4 has no network rules; the builder's seccomp column still limits
+ * the child to IPv4 and IPv6 sockets without bind or listen.
+ */
+static void
+build_child_landlock_net(uint16_t port)
+{
+	struct ll_ruleset_attr	 attr;
+	struct ll_net_port_attr	 rule;
+	int			 abi, ruleset;
+
+	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi < 4) {
+		log_debug("sandbox: build child: no Landlock network rules "
+		    "(ABI %d)", abi < 0 ? 0 : abi);
+		return;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.handled_access_net = LL_ACCESS_NET_BIND_TCP |
+	    LL_ACCESS_NET_CONNECT_TCP;
+	/* The struct size of ABI 4 and 5: no scope field in this layer. */
+	ruleset = syscall(SYS_landlock_create_ruleset, &attr,
+	    offsetof(struct ll_ruleset_attr, scoped), 0);
+	if (ruleset == -1)
+		fatal("sandbox: build child: landlock_create_ruleset (net)");
+	if (port != 0) {
+		memset(&rule, 0, sizeof(rule));
+		rule.allowed_access = LL_ACCESS_NET_CONNECT_TCP;
+		rule.port = port;
+		if (syscall(SYS_landlock_add_rule, ruleset, LL_RULE_NET_PORT,
+		    &rule, 0) == -1)
+			fatal("sandbox: build child: landlock port %u",
+			    (unsigned int)port);
+	}
+	if (syscall(SYS_landlock_restrict_self, ruleset, 0) == -1)
+		fatal("sandbox: build child: landlock_restrict_self (net)");
+	close(ruleset);
+}
+
+void
+sandbox_confine_build_child(const struct sandbox_build *build,
+    struct sandbox_report *report)
+{
+	struct sandbox_path	 paths[PATHS_MAX];
+	size_t			 npaths = 0, i;
+	int			 filtered;
+
+	memset(report, 0, sizeof(*report));
+	if (build->workspace == NULL || build->workspace[0] != '/')
+		fatalx("%s: no workspace", __func__);
+	filtered = prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 2;
+
+	for (i = 0; i < nitems(build_child_paths); i++)
+		paths[npaths++] = build_child_paths[i];
+	paths[npaths].path = build->workspace;
+	paths[npaths++].access = SB_READ | SB_WRITE;
+	if (build->repository != NULL) {
+		paths[npaths].path = build->repository;
+		paths[npaths++].access = SB_READ;
+	}
+
+	build_child_rlimits(build);
+	if (!filtered && sandbox_drop_caps() == -1)
+		fatalx("sandbox: build child: cannot drop capabilities");
+	if (sandbox_no_new_privs() == -1)
+		fatalx("sandbox: build child: cannot set no_new_privs");
+	if (sandbox_landlock(paths, npaths, report) == -1)
+		fatalx("sandbox: build child: Landlock failed");
+	build_child_landlock_net(build->git_port);
+	if (!filtered && sandbox_seccomp(ROLE_BUILDER) == -1)
+		fatalx("sandbox: build child: seccomp failed");
+	report->seccomp = 1;
+	log_debug("sandbox: build child confined to %s: landlock ABI %d%s, "
+	    "git port %u", build->workspace, report->landlock_abi,
+	    report->landlock_full ? "" : " (partial)",
+	    (unsigned int)build->git_port);
 }

@@ -2,6 +2,11 @@
  * wire.c: decoders for every imsg payload, and the names of roles and
  * message types.  Nothing in berth reads imsg data except through here.
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +35,22 @@ static const char *const imsg_type_names[IMSG_TYPE_MAX] = {
 	[IMSG_RUN_REQUEST] = "RUN_REQUEST",
 	[IMSG_RUN_RESULT] = "RUN_RESULT",
 	[IMSG_AUDIT] = "AUDIT",
+	[IMSG_POLICY] = "POLICY",
+	[IMSG_BUILD_REQUEST] = "BUILD_REQUEST",
+	[IMSG_BUILD_CONTEXT] = "BUILD_CONTEXT",
+	[IMSG_BUILD_LOG] = "BUILD_LOG",
+	[IMSG_BUILD_DONE] = "BUILD_DONE",
+	[IMSG_NETD_STATUS] = "NETD_STATUS",
+	[IMSG_NETD_RESOLVER] = "NETD_RESOLVER",
+	[IMSG_NETD_IDENTITY] = "NETD_IDENTITY",
+	[IMSG_NETD_ENROLLED] = "NETD_ENROLLED",
+	[IMSG_NETD_REENROL] = "NETD_REENROL",
+	[IMSG_NETD_NODE] = "NETD_NODE",
+	[IMSG_TASK_OFFER] = "TASK_OFFER",
+	[IMSG_TASK_ACCEPT] = "TASK_ACCEPT",
+	[IMSG_TASK_ANSWER] = "TASK_ANSWER",
+	[IMSG_EVENT_SEND] = "EVENT_SEND",
+	[IMSG_EVENT_ACKED] = "EVENT_ACKED",
 };
 
 const char *
@@ -103,6 +124,17 @@ wire_check_string(const struct imsg *imsg, const char *field,
 	return NULL;
 }
 
+/* A numeric IPv4 or IPv6 address, as inet_pton(3) reads it. */
+static int
+wire_numeric_addr(const char *addr)
+{
+	struct in6_addr	 in6;
+	struct in_addr	 in4;
+
+	return inet_pton(AF_INET, addr, &in4) == 1 ||
+	    inet_pton(AF_INET6, addr, &in6) == 1;
+}
+
 static const char *
 wire_check_range(const struct imsg *imsg, const char *field, int64_t value,
     int64_t min, int64_t max)
@@ -121,6 +153,22 @@ const char *
 wire_decode_empty(const struct imsg *imsg)
 {
 	return wire_check_size(imsg, 0);
+}
+
+/* netd's listener: a port, and with a port a numeric address. */
+static const char *
+wire_check_listen(const struct imsg *imsg, const struct wire_proc_conf *conf)
+{
+	const char	*why;
+
+	if ((why = wire_check_string(imsg, "listen_addr", conf->listen_addr,
+	    sizeof(conf->listen_addr))) != NULL ||
+	    (why = wire_check_range(imsg, "listen_port", conf->listen_port,
+	    0, 65535)) != NULL)
+		return why;
+	if (conf->listen_port != 0 && !wire_numeric_addr(conf->listen_addr))
+		return "PROC_CONF: listen_addr is not a numeric address";
+	return NULL;
 }
 
 const char *
@@ -142,11 +190,17 @@ wire_decode_proc_conf(const struct imsg *imsg, struct wire_proc_conf *conf)
 	    (why = wire_check_string(imsg, "docker_socket",
 	    conf->docker_socket, sizeof(conf->docker_socket))) != NULL ||
 	    (why = wire_check_string(imsg, "workspace_root",
-	    conf->workspace_root, sizeof(conf->workspace_root))) != NULL)
+	    conf->workspace_root, sizeof(conf->workspace_root))) != NULL ||
+	    (why = wire_check_string(imsg, "node_label", conf->node_label,
+	    sizeof(conf->node_label))) != NULL ||
+	    (why = wire_check_string(imsg, "ca_file", conf->ca_file,
+	    sizeof(conf->ca_file))) != NULL)
 		return why;
+	if (conf->ca_file[0] != '\0' && conf->ca_file[0] != '/')
+		return "PROC_CONF: ca_file is not absolute";
 	if (conf->user[0] == '\0')
 		return "PROC_CONF: empty user";
-	return NULL;
+	return wire_check_listen(imsg, conf);
 }
 
 const char *
@@ -254,5 +308,359 @@ wire_decode_json(const struct imsg *imsg, size_t cap, int allow_fd)
 		    "%s: NUL byte inside JSON", imsg_type_name(imsg->hdr.type));
 		return wire_reason;
 	}
+	return NULL;
+}
+
+/* A host name as /etc/hosts may hold one: letters, digits, '-', '_', '.'. */
+static int
+wire_hostname_valid(const char *name)
+{
+	size_t	 len = strlen(name), i;
+
+	if (len == 0 || len > 253 || name[0] == '.' || name[0] == '-')
+		return 0;
+	for (i = 0; i < len; i++) {
+		if ((name[i] >= 'a' && name[i] <= 'z') ||
+		    (name[i] >= 'A' && name[i] <= 'Z') ||
+		    (name[i] >= '0' && name[i] <= '9') ||
+		    name[i] == '-' || name[i] == '_' || name[i] == '.')
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+/* Nothing may hide in the unused tail of a fixed array. */
+static int
+wire_all_zero(const void *p, size_t len)
+{
+	const unsigned char	*c = p;
+
+	while (len-- > 0)
+		if (*c++ != 0)
+			return 0;
+	return 1;
+}
+
+static const char *
+wire_check_nameservers(const struct imsg *imsg,
+    const struct wire_resolver *res)
+{
+	const char	*why;
+	uint32_t	 i;
+
+	if ((why = wire_check_range(imsg, "nnameservers", res->nnameservers,
+	    0, WIRE_RESOLVER_NS_MAX)) != NULL)
+		return why;
+	for (i = 0; i < res->nnameservers; i++) {
+		if ((why = wire_check_string(imsg, "nameserver",
+		    res->nameservers[i], sizeof(res->nameservers[i]))) != NULL)
+			return why;
+		if (!wire_numeric_addr(res->nameservers[i]))
+			return "NETD_RESOLVER: nameserver is not a numeric "
+			    "address";
+	}
+	if (!wire_all_zero(&res->nameservers[i],
+	    (WIRE_RESOLVER_NS_MAX - i) * sizeof(res->nameservers[0])))
+		return "NETD_RESOLVER: data after the last nameserver";
+	return NULL;
+}
+
+static const char *
+wire_check_hosts(const struct imsg *imsg, const struct wire_resolver *res)
+{
+	const struct wire_resolver_host	*host;
+	const char			*why;
+	uint32_t			 i;
+
+	if ((why = wire_check_range(imsg, "nhosts", res->nhosts,
+	    0, WIRE_RESOLVER_HOSTS_MAX)) != NULL)
+		return why;
+	for (i = 0; i < res->nhosts; i++) {
+		host = &res->hosts[i];
+		if ((why = wire_check_string(imsg, "host name", host->name,
+		    sizeof(host->name))) != NULL ||
+		    (why = wire_check_string(imsg, "host addr", host->addr,
+		    sizeof(host->addr))) != NULL)
+			return why;
+		if (!wire_hostname_valid(host->name))
+			return "NETD_RESOLVER: bad host name";
+		if (!wire_numeric_addr(host->addr))
+			return "NETD_RESOLVER: host address is not numeric";
+	}
+	if (!wire_all_zero(&res->hosts[i],
+	    (WIRE_RESOLVER_HOSTS_MAX - i) * sizeof(res->hosts[0])))
+		return "NETD_RESOLVER: data after the last host";
+	return NULL;
+}
+
+const char *
+wire_decode_resolver(const struct imsg *imsg, struct wire_resolver *res)
+{
+	const char	*why;
+
+	if ((why = wire_check_size(imsg, sizeof(*res))) != NULL)
+		return why;
+	memcpy(res, imsg->data, sizeof(*res));
+	if ((why = wire_check_nameservers(imsg, res)) != NULL ||
+	    (why = wire_check_hosts(imsg, res)) != NULL)
+		return why;
+	return NULL;
+}
+
+/* --- the native control-plane protocol -------------------------------- */
+
+#define WIRE_ID_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
+			"0123456789_-"
+
+int
+wire_id_valid(const char *id)
+{
+	size_t	 len = strlen(id);
+
+	if (len == 0 || len > 64)
+		return 0;
+	return strspn(id, WIRE_ID_CHARS) == len;
+}
+
+/* A credential: 1-255 of the id characters (PROTOCOL.md 3.1), or empty. */
+static const char *
+wire_check_credential(const struct imsg *imsg, const char *value, size_t size,
+    int allow_empty)
+{
+	const char	*why;
+	size_t		 len;
+
+	if ((why = wire_check_string(imsg, "credential", value, size)) != NULL)
+		return why;
+	len = strlen(value);
+	if ((len == 0 && allow_empty) ||
+	    (len > 0 && strspn(value, WIRE_ID_CHARS) == len))
+		return NULL;
+	(void)snprintf(wire_reason, sizeof(wire_reason),
+	    "%s: field credential is malformed",
+	    imsg_type_name(imsg->hdr.type));
+	return wire_reason;
+}
+
+/* An id field: terminated, and empty only where allow_empty says so. */
+static const char *
+wire_check_id(const struct imsg *imsg, const char *field, const char *value,
+    size_t size, int allow_empty)
+{
+	const char	*why;
+
+	if ((why = wire_check_string(imsg, field, value, size)) != NULL)
+		return why;
+	if ((value[0] == '\0' && allow_empty) || wire_id_valid(value))
+		return NULL;
+	(void)snprintf(wire_reason, sizeof(wire_reason),
+	    "%s: field %s is not an id", imsg_type_name(imsg->hdr.type), field);
+	return wire_reason;
+}
+
+/* Lowercase hex of a SHA-256, or empty. */
+static const char *
+wire_check_hex(const struct imsg *imsg, const char *field, const char *value,
+    size_t size)
+{
+	const char	*why;
+	size_t		 len;
+
+	if ((why = wire_check_string(imsg, field, value, size)) != NULL)
+		return why;
+	len = strlen(value);
+	if (len == 0 || (len == 64 &&
+	    strspn(value, "0123456789abcdef") == 64))
+		return NULL;
+	(void)snprintf(wire_reason, sizeof(wire_reason),
+	    "%s: field %s is not a SHA-256", imsg_type_name(imsg->hdr.type),
+	    field);
+	return wire_reason;
+}
+
+const char *
+wire_decode_netd_identity(const struct imsg *imsg,
+    struct wire_netd_identity *id)
+{
+	const char	*why;
+
+	if ((why = wire_check_size(imsg, sizeof(*id))) != NULL)
+		return why;
+	memcpy(id, imsg->data, sizeof(*id));
+	if ((why = wire_check_id(imsg, "node_id", id->node_id,
+	    sizeof(id->node_id), 1)) != NULL ||
+	    (why = wire_check_credential(imsg, id->credential,
+	    sizeof(id->credential), 1)) != NULL ||
+	    (why = wire_check_string(imsg, "token", id->token,
+	    sizeof(id->token))) != NULL ||
+	    (why = wire_check_string(imsg, "url", id->url,
+	    sizeof(id->url))) != NULL ||
+	    (why = wire_check_string(imsg, "node_name", id->node_name,
+	    sizeof(id->node_name))) != NULL ||
+	    (why = wire_check_hex(imsg, "binary_sha256", id->binary_sha256,
+	    sizeof(id->binary_sha256))) != NULL ||
+	    (why = wire_check_hex(imsg, "policy_hash", id->policy_hash,
+	    sizeof(id->policy_hash))) != NULL ||
+	    (why = wire_check_range(imsg, "heartbeat_sec", id->heartbeat_sec,
+	    1, 3600)) != NULL ||
+	    (why = wire_check_range(imsg, "poll_interval_ms",
+	    id->poll_interval_ms, 100, 3600000)) != NULL)
+		return why;
+	if ((id->node_id[0] == '\0') != (id->credential[0] == '\0'))
+		return "NETD_IDENTITY: node_id without credential or back";
+	if (id->node_id[0] == '\0' && id->token[0] == '\0')
+		return "NETD_IDENTITY: neither a credential nor a token";
+	if (strncmp(id->url, "http://", 7) != 0 &&
+	    strncmp(id->url, "https://", 8) != 0)
+		return "NETD_IDENTITY: url is not http or https";
+	return NULL;
+}
+
+const char *
+wire_decode_netd_enrolled(const struct imsg *imsg,
+    struct wire_netd_enrolled *en)
+{
+	const char	*why;
+
+	if ((why = wire_check_size(imsg, sizeof(*en))) != NULL)
+		return why;
+	memcpy(en, imsg->data, sizeof(*en));
+	if ((why = wire_check_id(imsg, "node_id", en->node_id,
+	    sizeof(en->node_id), 0)) != NULL ||
+	    (why = wire_check_credential(imsg, en->credential,
+	    sizeof(en->credential), 0)) != NULL ||
+	    (why = wire_check_range(imsg, "tasks_signed", en->tasks_signed,
+	    0, 1)) != NULL ||
+	    (why = wire_check_range(imsg, "heartbeat_sec", en->heartbeat_sec,
+	    1, 3600)) != NULL ||
+	    (why = wire_check_range(imsg, "poll_timeout_sec",
+	    en->poll_timeout_sec, 0, 60)) != NULL ||
+	    (why = wire_check_range(imsg, "retry_max_sec", en->retry_max_sec,
+	    1, 3600)) != NULL)
+		return why;
+	return NULL;
+}
+
+const char *
+wire_decode_netd_node(const struct imsg *imsg, struct wire_netd_node *node)
+{
+	const char	*why;
+	char		 field[32];
+	uint32_t	 i;
+
+	if ((why = wire_check_size(imsg, sizeof(*node))) != NULL)
+		return why;
+	memcpy(node, imsg->data, sizeof(*node));
+	if ((why = wire_check_hex(imsg, "audit_head", node->audit_head,
+	    sizeof(node->audit_head))) != NULL ||
+	    (why = wire_check_range(imsg, "ntasks", node->ntasks, 0,
+	    WIRE_TASKS_RUNNING_MAX)) != NULL)
+		return why;
+	for (i = 0; i < node->ntasks; i++) {
+		(void)snprintf(field, sizeof(field), "tasks_running[%u]", i);
+		if ((why = wire_check_id(imsg, field, node->tasks_running[i],
+		    sizeof(node->tasks_running[i]), 0)) != NULL)
+			return why;
+	}
+	if (!wire_all_zero(node->tasks_running[i],
+	    (WIRE_TASKS_RUNNING_MAX - i) * sizeof(node->tasks_running[0])))
+		return "NETD_NODE: data after the last task";
+	return NULL;
+}
+
+const char *
+wire_decode_task_ref(const struct imsg *imsg, struct wire_task_ref *ref)
+{
+	const char	*why;
+
+	if ((why = wire_check_size(imsg, sizeof(*ref))) != NULL)
+		return why;
+	memcpy(ref, imsg->data, sizeof(*ref));
+	if ((why = wire_check_id(imsg, "task_id", ref->task_id,
+	    sizeof(ref->task_id), 0)) != NULL ||
+	    (why = wire_check_range(imsg, "not_after", ref->not_after, 0,
+	    (INT64_C(1) << 53) - 1)) != NULL)
+		return why;
+	return NULL;
+}
+
+const char *
+wire_decode_task_answer(const struct imsg *imsg, struct wire_task_answer *ans)
+{
+	const char	*why;
+
+	if ((why = wire_check_size(imsg, sizeof(*ans))) != NULL)
+		return why;
+	memcpy(ans, imsg->data, sizeof(*ans));
+	if ((why = wire_check_id(imsg, "task_id", ans->task_id,
+	    sizeof(ans->task_id), 0)) != NULL ||
+	    (why = wire_check_range(imsg, "outcome", ans->outcome, 0,
+	    TASK_ANSWER_MAX - 1)) != NULL ||
+	    (why = wire_check_string(imsg, "reason", ans->reason,
+	    sizeof(ans->reason))) != NULL)
+		return why;
+	return NULL;
+}
+
+/* PROTOCOL.md 5.7: the states and stages an event may name. */
+static int
+wire_word_in(const char *word, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(word, *list) == 0)
+			return 1;
+	return 0;
+}
+
+const char *
+wire_decode_event(const struct imsg *imsg, struct wire_event *ev)
+{
+	static const char *const states[] = { "running", "succeeded",
+	    "failed", "cancelled", "rejected", NULL };
+	static const char *const stages[] = { "", "verify", "admission",
+	    "clone", "detect", "build", "pull", "create", "start", "health",
+	    "switch", "stop", "remove", "scale", "run", "logs", "cleanup",
+	    NULL };
+	const char	*why;
+
+	if ((why = wire_check_size(imsg, sizeof(*ev))) != NULL)
+		return why;
+	memcpy(ev, imsg->data, sizeof(*ev));
+	if ((why = wire_check_id(imsg, "task_id", ev->task_id,
+	    sizeof(ev->task_id), 0)) != NULL ||
+	    (why = wire_check_range(imsg, "seq", ev->seq, 1,
+	    INT32_MAX)) != NULL ||
+	    (why = wire_check_range(imsg, "time", ev->time, 0,
+	    (INT64_C(1) << 53) - 1)) != NULL ||
+	    (why = wire_check_string(imsg, "state", ev->state,
+	    sizeof(ev->state))) != NULL ||
+	    (why = wire_check_string(imsg, "stage", ev->stage,
+	    sizeof(ev->stage))) != NULL ||
+	    (why = wire_check_string(imsg, "message", ev->message,
+	    sizeof(ev->message))) != NULL ||
+	    (why = wire_check_range(imsg, "has_exit_code", ev->has_exit_code,
+	    0, 1)) != NULL)
+		return why;
+	if (!wire_word_in(ev->state, states))
+		return "EVENT_SEND: unknown state";
+	if (!wire_word_in(ev->stage, stages))
+		return "EVENT_SEND: unknown stage";
+	return NULL;
+}
+
+const char *
+wire_decode_event_ack(const struct imsg *imsg, struct wire_event_ack *ack)
+{
+	const char	*why;
+
+	if ((why = wire_check_size(imsg, sizeof(*ack))) != NULL)
+		return why;
+	memcpy(ack, imsg->data, sizeof(*ack));
+	if ((why = wire_check_id(imsg, "task_id", ack->task_id,
+	    sizeof(ack->task_id), 0)) != NULL ||
+	    (why = wire_check_range(imsg, "acked_seq", ack->acked_seq, 1,
+	    INT32_MAX)) != NULL)
+		return why;
 	return NULL;
 }

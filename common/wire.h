@@ -30,6 +30,30 @@ const char	*wire_decode_audit(const struct imsg *, struct wire_audit *);
 const char	*wire_decode_json(const struct imsg *, size_t cap,
 		    int allow_fd);
 
+/*
+ * IMSG_NETD_RESOLVER: counts in range, every address numeric, names
+ * made of host-name characters, unused entries all zero.
+ */
+const char	*wire_decode_resolver(const struct imsg *,
+		    struct wire_resolver *);
+
+/* The native protocol's messages (berth.h). */
+const char	*wire_decode_netd_identity(const struct imsg *,
+		    struct wire_netd_identity *);
+const char	*wire_decode_netd_enrolled(const struct imsg *,
+		    struct wire_netd_enrolled *);
+const char	*wire_decode_netd_node(const struct imsg *,
+		    struct wire_netd_node *);
+const char	*wire_decode_task_ref(const struct imsg *,
+		    struct wire_task_ref *);
+const char	*wire_decode_task_answer(const struct imsg *,
+		    struct wire_task_answer *);
+const char	*wire_decode_event(const struct imsg *, struct wire_event *);
+const char	*wire_decode_event_ack(const struct imsg *,
+		    struct wire_event_ack *);
+/* A protocol id: 1-64 of A-Z a-z 0-9 _ -. */
+int		 wire_id_valid(const char *);
+
 /* Copy src into a fixed wire field; -1 if it does not fit. */
 int		 wire_strset(char *dst, size_t dstsize, const char *src);
 

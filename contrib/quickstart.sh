@@ -57,6 +57,9 @@ berthd_pid() {
 stop() {
 	local pid i
 	if pid=$(berthd_pid); then
+		say "removing the example app"
+		"$PREFIX/sbin/berthctl" -s "$CONTROL_SOCKET" remove hello \
+		    >/dev/null 2>&1 || true
 		say "stopping berthd (pid $pid)"
 		kill -TERM "$pid"
 		for ((i = 0; i < 100; i++)); do
@@ -154,6 +157,10 @@ start() {
 	sock=$(find_engine) || die "no Docker engine could be started"
 	say "Docker engine at $sock"
 
+	# An engine we did not start may lack the local base image.
+	sh "$ROOT/tests/fixtures/dockerd.sh" images "$sock" ||
+	    die "cannot import the base image into the engine at $sock"
+
 	write_config "$sock"
 	"$PREFIX/sbin/berthd" -n -f "$CONF" >/dev/null ||
 	    die "$CONF does not check out (berthd -n -f $CONF)"
@@ -185,16 +192,55 @@ start() {
 	"$berthctl" -s "$CONTROL_SOCKET" status ||
 	    die "berthctl status failed; see $LOGFILE"
 
+	deploy_example "$berthctl"
+}
+
+# A free loopback port for the example, from 8080 up.
+free_port() {
+	local port
+	for port in $(seq 8080 8180); do
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "$port"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# The example app: busybox httpd from the local base image, deployed
+# through the runner under the policy, published on 127.0.0.1 only.
+deploy_example() {
+	local berthctl=$1 port i page
+	port=$(free_port) || die "no free port between 8080 and 8180"
+	page='<h1>Hello from berth</h1>'
+	say "deploying the example app \"hello\" on 127.0.0.1:$port"
+	"$berthctl" -s "$CONTROL_SOCKET" deploy --image berth-base:latest \
+	    --name hello --port "127.0.0.1:$port:8080" --memory 64M -- \
+	    sh -c "mkdir -p /tmp/www && echo '$page' >/tmp/www/index.html &&
+	    exec httpd -f -p 8080 -h /tmp/www" ||
+	    die "deploy failed; see $LOGFILE"
+	for ((i = 0; i < 50; i++)); do
+		curl -sf "http://127.0.0.1:$port/" >/dev/null && break
+		sleep 0.2
+	done
+	curl -sf "http://127.0.0.1:$port/" | grep -q 'Hello from berth' ||
+	    die "the example app does not answer on 127.0.0.1:$port"
+	"$berthctl" -s "$CONTROL_SOCKET" apps
+
 	cat <<EOF
 
 berth is running: berthd pid $(cat "$PIDFILE"), log $LOGFILE,
-configuration $CONF, Docker engine $sock.
-Stop it with: sudo $0 stop
+configuration $CONF.
+The example app answers:
 
-Still to come: this is the foundation (the four processes, their
-sandboxes, the configuration and berthctl status).  The reference control
-plane to enrol with, and an example app to deploy through it, arrive with
-the runner, netd and builder work; until then berthd has no tasks to run.
+    curl http://127.0.0.1:$port/
+
+Try: berthctl -s $CONTROL_SOCKET logs hello
+     berthctl audit verify
+Stop everything with: sudo $0 stop
+
+Still to come: enrolment with the reference control plane and deploys
+from git through the builder (see the open issues).
 EOF
 }
 

@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +21,19 @@
 #include "berth.h"
 #include "imsg.h"
 #include "log.h"
+#include "runop.h"
 #include "wire.h"
 
 #define EXIT_FAILURE_RUN	1
 #define EXIT_USAGE		2
 
 static int	 json_output;
+
+static json_t	*request_new(const char *, const char *);
+static int	 run_simple(json_t *, int);
+
+#define PRINT_ID	0	/* a mutation: print the container id */
+#define PRINT_FIELDS	1	/* a query: print every field */
 static const char *socket_path = BERTH_CONTROL_SOCKET;
 static const char *audit_path = BERTH_STATE_DIR "/audit.log";
 
@@ -35,6 +44,13 @@ usage(void)
 	    "usage: berthctl [--json] [-a auditlog] [-s socket] command\n"
 	    "commands:\n"
 	    "  status              each berthd process and its confinement\n"
+	    "  deploy --image IMAGE --name APP [options] [-- command ...]\n"
+	    "                      create and start APP under the policy\n"
+	    "  apps                the apps this node runs\n"
+	    "  start|stop|restart|remove|inspect|wait|stats APP\n"
+	    "  rename APP NEWAPP\n"
+	    "  logs [-f] [--tail N] [--since UNIXTIME] APP\n"
+	    "  image remove REF | image prune\n"
 	    "  audit verify        check the whole audit chain\n"
 	    "  audit tail [-n N]   print the last N audit records (10)\n");
 	exit(EXIT_USAGE);
@@ -144,8 +160,9 @@ control_open(struct imsgbuf *ibuf)
 	int	 fd;
 
 	fd = control_connect(socket_path);
-	if (imsgbuf_init(ibuf, fd, BERTH_IMSG_MAX, BERTH_IMSG_QUEUE_MAX,
-	    0) == -1)
+	/* Results are up to RUNRESULT_JSON_MAX and logs come as a descriptor. */
+	if (imsgbuf_init(ibuf, fd, BERTH_IMSG_RUN_MAX, BERTH_IMSG_QUEUE_MAX,
+	    1) == -1)
 		fatal("imsgbuf_init");
 }
 
@@ -299,12 +316,579 @@ cmd_audit(int argc, char *argv[])
 	usage();
 }
 
+/* inspect, stats, wait, image: "key value" lines. */
+static void
+print_result_fields(json_t *result)
+{
+	const char	*key;
+	json_t		*value;
+	char		*text;
+
+	json_object_foreach(result, key, value) {
+		if (strcmp(key, "ok") == 0)
+			continue;
+		if (json_is_string(value))
+			printf("%-12s %s\n", key, json_string_value(value));
+		else if ((text = json_dumps(value, JSON_COMPACT |
+		    JSON_ENCODE_ANY)) != NULL) {
+			printf("%-12s %s\n", key, text);
+			free(text);
+		}
+	}
+}
+
+static void
+print_app_row(json_t *app)
+{
+	json_t		*ports = json_object_get(app, "ports"), *port;
+	const char	*id = json_string_value(json_object_get(app, "id"));
+	size_t		 i;
+
+	printf("%-20s %-12.12s %-28s %-10s",
+	    json_string_value(json_object_get(app, "app")),
+	    id != NULL ? id : "",
+	    json_string_value(json_object_get(app, "image")),
+	    json_string_value(json_object_get(app, "state")));
+	json_array_foreach(ports, i, port)
+		printf("%s%s:%lld->%lld/%s", i ? "," : " ",
+		    json_string_value(json_object_get(port, "host_ip")),
+		    json_integer_value(json_object_get(port, "host")),
+		    json_integer_value(json_object_get(port, "container")),
+		    json_string_value(json_object_get(port, "proto")));
+	putchar('\n');
+}
+
+/* "512M", "2G", "1048576": bytes, or fatal naming the option. */
+static long long
+parse_size(const char *option, const char *text)
+{
+	const char	*errstr;
+	char		 digits[32];
+	size_t		 len = strlen(text);
+	long long	 unit = 1, value;
+
+	if (len == 0 || len >= sizeof(digits))
+		fatalx("%s %s: not a size", option, text);
+	memcpy(digits, text, len + 1);
+	switch (digits[len - 1]) {
+	case 'k': case 'K':
+		unit = 1024LL;
+		break;
+	case 'm': case 'M':
+		unit = 1024LL * 1024;
+		break;
+	case 'g': case 'G':
+		unit = 1024LL * 1024 * 1024;
+		break;
+	default:
+		break;
+	}
+	if (unit != 1)
+		digits[len - 1] = '\0';
+	value = strtonum(digits, 1, LLONG_MAX / unit, &errstr);
+	if (errstr != NULL)
+		fatalx("%s %s: %s", option, text, errstr);
+	return value * unit;
+}
+
+/* "0.5" CPUs as nano-CPUs, exactly, without floating point. */
+static long long
+parse_cpus(const char *text)
+{
+	const char	*errstr, *dot = strchr(text, '.');
+	char		 whole[16] = "0", frac[10] = "000000000";
+	size_t		 n;
+	long long	 value;
+
+	n = dot ? (size_t)(dot - text) : strlen(text);
+	if (n >= sizeof(whole) || (dot && strlen(dot + 1) > 9))
+		fatalx("--cpus %s: not a number of CPUs", text);
+	if (n > 0) {
+		memcpy(whole, text, n);
+		whole[n] = '\0';
+	}
+	if (dot)
+		memcpy(frac, dot + 1, strlen(dot + 1));
+	value = strtonum(whole, 0, 1024, &errstr) * 1000000000LL;
+	if (errstr == NULL)
+		value += strtonum(frac, 0, 999999999, &errstr);
+	if (errstr != NULL || value == 0)
+		fatalx("--cpus %s: not a number of CPUs", text);
+	return value;
+}
+
+/* --port [[IP:]HOST:]CONTAINER[/udp]; a bare port publishes on itself. */
+static json_t *
+parse_port(const char *text)
+{
+	char		 copy[96], *proto, *fields[3];
+	const char	*errstr;
+	int		 nfields = 0;
+	long long	 container, host;
+	json_t		*port;
+
+	if (strlcpy(copy, text, sizeof(copy)) >= sizeof(copy))
+		fatalx("--port %s: too long", text);
+	if ((proto = strchr(copy, '/')) != NULL)
+		*proto++ = '\0';
+	for (char *p = copy, *field; (field = strsep(&p, ":")) != NULL;) {
+		if (nfields == 3)
+			fatalx("--port %s: expected [[IP:]HOST:]CONTAINER", text);
+		fields[nfields++] = field;
+	}
+	container = strtonum(fields[nfields - 1], 1, 65535, &errstr);
+	if (errstr != NULL)
+		fatalx("--port %s: container port %s", text, errstr);
+	host = nfields == 1 ? container :
+	    strtonum(fields[nfields - 2], 0, 65535, &errstr);
+	if (errstr != NULL)
+		fatalx("--port %s: host port %s", text, errstr);
+	port = json_pack("{s:I, s:I, s:s}", "container", container, "host",
+	    host, "proto", proto != NULL ? proto : "tcp");
+	if (nfields == 3)
+		json_object_set_new(port, "host_ip", json_string(fields[0]));
+	return port;
+}
+
+/* --volume SOURCE:TARGET[:ro]; an absolute SOURCE is a host bind. */
+static json_t *
+parse_volume(const char *text)
+{
+	char	 copy[2 * RUNOP_PATH_LEN], *target, *mode;
+
+	if (strlcpy(copy, text, sizeof(copy)) >= sizeof(copy))
+		fatalx("--volume %s: too long", text);
+	if ((target = strchr(copy, ':')) == NULL)
+		fatalx("--volume %s: expected SOURCE:TARGET[:ro]", text);
+	*target++ = '\0';
+	if ((mode = strchr(target, ':')) != NULL) {
+		*mode++ = '\0';
+		if (strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0)
+			fatalx("--volume %s: mode must be ro or rw", text);
+	}
+	return json_pack("{s:s, s:s, s:b, s:b}", "source", copy, "target",
+	    target, "bind", copy[0] == '/', "read_only",
+	    mode != NULL && strcmp(mode, "ro") == 0);
+}
+
+static void
+spec_append(json_t *spec, const char *key, json_t *value)
+{
+	json_t	*array = json_object_get(spec, key);
+
+	if (array == NULL) {
+		array = json_array();
+		json_object_set_new(spec, key, array);
+	}
+	json_array_append_new(array, value);
+}
+
+static void
+spec_set_label(json_t *spec, const char *text)
+{
+	json_t	*labels = json_object_get(spec, "labels");
+	char	 key[RUNOP_LABEL_LEN];
+	char	*eq;
+
+	if (strlcpy(key, text, sizeof(key)) >= sizeof(key) ||
+	    (eq = strchr(key, '=')) == NULL)
+		fatalx("--label %s: expected KEY=VALUE", text);
+	*eq = '\0';
+	if (labels == NULL) {
+		labels = json_object();
+		json_object_set_new(spec, "labels", labels);
+	}
+	json_object_set_new(labels, key, json_string(eq + 1));
+}
+
+static int
+cmd_deploy(int argc, char *argv[])
+{
+	enum { O_ENV = 256, O_PORT, O_MEMORY, O_CPUS, O_PIDS, O_RESTART,
+	    O_VOLUME, O_CAP_ADD, O_PRIVILEGED, O_NETWORK, O_PID, O_IPC,
+	    O_DEVICE, O_USER, O_WORKDIR, O_READ_ONLY, O_LABEL, O_TASK,
+	    O_STOP_TIMEOUT, O_IMAGE, O_NAME };
+	static const struct option opts[] = {
+		{ "image", required_argument, NULL, O_IMAGE },
+		{ "name", required_argument, NULL, O_NAME },
+		{ "env", required_argument, NULL, O_ENV },
+		{ "port", required_argument, NULL, O_PORT },
+		{ "memory", required_argument, NULL, O_MEMORY },
+		{ "cpus", required_argument, NULL, O_CPUS },
+		{ "pids", required_argument, NULL, O_PIDS },
+		{ "restart", required_argument, NULL, O_RESTART },
+		{ "volume", required_argument, NULL, O_VOLUME },
+		{ "cap-add", required_argument, NULL, O_CAP_ADD },
+		{ "privileged", no_argument, NULL, O_PRIVILEGED },
+		{ "network", required_argument, NULL, O_NETWORK },
+		{ "pid", required_argument, NULL, O_PID },
+		{ "ipc", required_argument, NULL, O_IPC },
+		{ "device", required_argument, NULL, O_DEVICE },
+		{ "user", required_argument, NULL, O_USER },
+		{ "workdir", required_argument, NULL, O_WORKDIR },
+		{ "read-only", no_argument, NULL, O_READ_ONLY },
+		{ "label", required_argument, NULL, O_LABEL },
+		{ "task", required_argument, NULL, O_TASK },
+		{ "stop-timeout", required_argument, NULL, O_STOP_TIMEOUT },
+		{ NULL, 0, NULL, 0 }
+	};
+	json_t		*req = request_new("deploy", NULL), *spec = json_object();
+	const char	*errstr;
+	int		 ch, i;
+
+	json_object_set_new(req, "spec", spec);
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (ch) {
+		case O_IMAGE:
+			json_object_set_new(spec, "image", json_string(optarg));
+			break;
+		case O_NAME:
+			json_object_set_new(req, "app", json_string(optarg));
+			break;
+		case O_ENV:
+			spec_append(spec, "env", json_string(optarg));
+			break;
+		case O_PORT:
+			spec_append(spec, "ports", parse_port(optarg));
+			break;
+		case O_MEMORY:
+			json_object_set_new(spec, "memory", json_integer(
+			    parse_size("--memory", optarg)));
+			break;
+		case O_CPUS:
+			json_object_set_new(spec, "nano_cpus",
+			    json_integer(parse_cpus(optarg)));
+			break;
+		case O_PIDS:
+			json_object_set_new(spec, "pids_limit", json_integer(
+			    strtonum(optarg, 1, INT32_MAX, &errstr)));
+			if (errstr != NULL)
+				fatalx("--pids %s: %s", optarg, errstr);
+			break;
+		case O_RESTART:
+			json_object_set_new(spec, "restart",
+			    json_string(optarg));
+			break;
+		case O_VOLUME:
+			spec_append(spec, "volumes", parse_volume(optarg));
+			break;
+		case O_CAP_ADD:
+			spec_append(spec, "cap_add", json_string(optarg));
+			break;
+		case O_PRIVILEGED:
+			json_object_set_new(spec, "privileged", json_true());
+			break;
+		case O_NETWORK:
+			json_object_set_new(spec, "network_mode",
+			    json_string(optarg));
+			break;
+		case O_PID:
+			json_object_set_new(spec, "pid_mode",
+			    json_string(optarg));
+			break;
+		case O_IPC:
+			json_object_set_new(spec, "ipc_mode",
+			    json_string(optarg));
+			break;
+		case O_DEVICE:
+			spec_append(spec, "devices", json_string(optarg));
+			break;
+		case O_USER:
+			json_object_set_new(spec, "user", json_string(optarg));
+			break;
+		case O_WORKDIR:
+			json_object_set_new(spec, "workdir",
+			    json_string(optarg));
+			break;
+		case O_READ_ONLY:
+			json_object_set_new(spec, "read_only_root",
+			    json_true());
+			break;
+		case O_LABEL:
+			spec_set_label(spec, optarg);
+			break;
+		case O_TASK:
+			json_object_set_new(req, "task", json_string(optarg));
+			break;
+		case O_STOP_TIMEOUT:
+			json_object_set_new(req, "stop_timeout", json_integer(
+			    strtonum(optarg, 0, 3600, &errstr)));
+			if (errstr != NULL)
+				fatalx("--stop-timeout %s: %s", optarg, errstr);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (json_object_get(spec, "image") == NULL ||
+	    json_object_get(req, "app") == NULL) {
+		fprintf(stderr, "berthctl: deploy needs --image and --name\n");
+		usage();
+	}
+	for (i = optind; i < argc; i++)
+		spec_append(spec, "cmd", json_string(argv[i]));
+	return run_simple(req, PRINT_ID);
+}
+
+/* Send one operation and wait for its result; *fd gets a log stream. */
+static json_t *
+run_call(json_t *request, int *fd)
+{
+	struct imsgbuf	 control;
+	struct imsg	 imsg;
+	json_t		*result;
+	json_error_t	 error;
+	char		*json, err[256];
+	const char	*why;
+
+	if ((json = json_dumps(request, JSON_COMPACT)) == NULL)
+		fatalx("cannot encode the request");
+	control_open(&control);
+	if (imsg_compose(&control, IMSG_CTL_RUN, 0, getpid(), -1, json,
+	    strlen(json)) == -1)
+		fatal("compose");
+	free(json);
+	while (imsgbuf_queued(&control) > 0)
+		if (imsgbuf_write(&control) == -1)
+			fatal("write to berthd");
+	read_reply(&control, &imsg);
+	if (imsg.hdr.type != IMSG_CTL_RUN_RESULT)
+		fatalx("berthd sent unexpected message type %u",
+		    imsg.hdr.type);
+	if ((why = wire_decode_json(&imsg, RUNRESULT_JSON_MAX, 1)) != NULL)
+		fatalx("berthd sent bad %s", why);
+	if (runresult_check(imsg.data, imsg.hdr.len, err, sizeof(err)) == -1)
+		fatalx("berthd sent a bad result: %s", err);
+	if ((result = json_loadb(imsg.data, imsg.hdr.len, 0, &error)) == NULL)
+		fatalx("berthd sent bad JSON: %s", error.text);
+	if (fd != NULL) {
+		*fd = imsg.fd;
+		imsg.fd = -1;
+	}
+	imsg_free(&imsg);
+	close(control.fd);
+	imsgbuf_clear(&control);
+	return result;
+}
+
+/* Print an error result and say so; 0 when the result is ok. */
+static int
+result_failed(json_t *result)
+{
+	if (json_is_true(json_object_get(result, "ok")))
+		return 0;
+	if (json_output) {
+		json_dumpf(result, stdout, JSON_COMPACT);
+		putchar('\n');
+	} else
+		fprintf(stderr, "berthctl: %s\n",
+		    json_string_value(json_object_get(result, "error")));
+	return 1;
+}
+
+static json_t *
+request_new(const char *op, const char *app)
+{
+	json_t	*req = json_pack("{s:s}", "op", op);
+
+	if (req == NULL)
+		fatalx("json_pack");
+	if (app != NULL)
+		json_object_set_new(req, "app", json_string(app));
+	return req;
+}
+
+static int
+run_simple(json_t *req, int print)
+{
+	json_t	*result = run_call(req, NULL);
+	int	 rc = EXIT_FAILURE_RUN;
+
+	json_decref(req);
+	if (!result_failed(result)) {
+		rc = 0;
+		if (json_output) {
+			json_dumpf(result, stdout, JSON_COMPACT);
+			putchar('\n');
+		} else if (print == PRINT_FIELDS)
+			print_result_fields(result);
+		else
+			printf("%s\n", json_string_value(
+			    json_object_get(result, "id")));
+	}
+	json_decref(result);
+	return rc;
+}
+
+static int
+cmd_app_op(int argc, char *argv[])
+{
+	int	 query;
+
+	if (argc != 2)
+		usage();
+	query = strcmp(argv[0], "inspect") == 0 ||
+	    strcmp(argv[0], "stats") == 0 || strcmp(argv[0], "wait") == 0;
+	return run_simple(request_new(argv[0], argv[1]),
+	    query ? PRINT_FIELDS : PRINT_ID);
+}
+
+static int
+cmd_rename(int argc, char *argv[])
+{
+	json_t	*req;
+
+	if (argc != 3)
+		usage();
+	req = request_new("rename", argv[1]);
+	json_object_set_new(req, "new_name", json_string(argv[2]));
+	return run_simple(req, PRINT_ID);
+}
+
+static int
+cmd_image(int argc, char *argv[])
+{
+	json_t	*req;
+
+	if (argc == 3 && strcmp(argv[1], "remove") == 0) {
+		req = request_new("image-remove", NULL);
+		json_object_set_new(req, "image_ref", json_string(argv[2]));
+		return run_simple(req, PRINT_FIELDS);
+	}
+	if (argc == 2 && strcmp(argv[1], "prune") == 0)
+		return run_simple(request_new("image-prune", NULL),
+		    PRINT_FIELDS);
+	usage();
+}
+
+static int
+cmd_apps(int argc, char *argv[])
+{
+	json_t	*result, *apps, *app;
+	size_t	 i;
+	int	 rc = EXIT_FAILURE_RUN;
+
+	(void)argv;
+	if (argc != 1)
+		usage();
+	result = run_call(request_new("list", NULL), NULL);
+	if (result_failed(result))
+		goto done;
+	rc = 0;
+	apps = json_object_get(result, "apps");
+	if (json_output) {
+		json_dumpf(apps, stdout, JSON_COMPACT);
+		putchar('\n');
+		goto done;
+	}
+	printf("%-20s %-12s %-28s %-10s %s\n", "APP", "ID", "IMAGE",
+	    "STATE", "PORTS");
+	json_array_foreach(apps, i, app)
+		print_app_row(app);
+done:
+	json_decref(result);
+	return rc;
+}
+
+/*
+ * Copy the log stream the runner handed over until it ends.  The runner
+ * made the pipe non-blocking; this end is ours alone, so block on it.
+ */
+static int
+copy_stream(int fd)
+{
+	char	 buf[65536];
+	ssize_t	 n;
+	int	 flags;
+
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1)
+		fatal("log stream");
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("log stream");
+			break;
+		}
+		if (fwrite(buf, 1, n, stdout) != (size_t)n)
+			break;
+		fflush(stdout);
+	}
+	close(fd);
+	return n == 0 ? 0 : EXIT_FAILURE_RUN;
+}
+
+static int
+cmd_logs(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ "tail", required_argument, NULL, 't' },
+		{ "since", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 }
+	};
+	json_t		*req = request_new("logs", NULL), *result;
+	const char	*errstr;
+	int		 ch, fd = -1, rc = EXIT_FAILURE_RUN;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "fn:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			json_object_set_new(req, "follow", json_true());
+			break;
+		case 'n':
+		case 't':
+			json_object_set_new(req, "tail", json_integer(
+			    strtonum(optarg, 0, UINT32_MAX, &errstr)));
+			if (errstr != NULL)
+				fatalx("--tail %s: %s", optarg, errstr);
+			break;
+		case 's':
+			json_object_set_new(req, "since", json_integer(
+			    strtonum(optarg, 0, INT64_MAX, &errstr)));
+			if (errstr != NULL)
+				fatalx("--since %s: %s", optarg, errstr);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (argc - optind != 1)
+		usage();
+	json_object_set_new(req, "app", json_string(argv[optind]));
+	result = run_call(req, &fd);
+	json_decref(req);
+	if (!result_failed(result)) {
+		if (fd == -1)
+			fatalx("berthd sent no log stream");
+		rc = copy_stream(fd);
+	} else if (fd != -1)
+		close(fd);
+	json_decref(result);
+	return rc;
+}
+
 static const struct command {
 	const char	*name;
 	int		(*run)(int, char *[]);
 } commands[] = {
 	{ "status",	cmd_status },
 	{ "audit",	cmd_audit },
+	{ "deploy",	cmd_deploy },
+	{ "apps",	cmd_apps },
+	{ "start",	cmd_app_op },
+	{ "stop",	cmd_app_op },
+	{ "restart",	cmd_app_op },
+	{ "remove",	cmd_app_op },
+	{ "inspect",	cmd_app_op },
+	{ "wait",	cmd_app_op },
+	{ "stats",	cmd_app_op },
+	{ "rename",	cmd_rename },
+	{ "logs",	cmd_logs },
+	{ "image",	cmd_image },
 };
 
 int

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <getopt.h>
 #include <grp.h>
+#include <jansson.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include "config.h"
 #include "log.h"
 #include "parent.h"
+#include "policy.h"
 
 /* Grace the children get to exit once their channels are closed. */
 #define SHUTDOWN_GRACE_MSEC	1500
@@ -33,6 +35,8 @@
 struct sandbox_report	 parent_sandbox;
 struct timespec		 parent_started;
 struct audit_log	 parent_audit;
+char			 parent_node_label[64];
+char			 parent_policy_hash[POLICY_HASH_HEX + 1];
 
 static struct event_base *parent_base;
 static struct event	*shutdown_timer;
@@ -208,6 +212,8 @@ parent_reload(void)
 	/* Paths, users and the protocol are fixed until a restart. */
 	parent_conf.log_verbose = conf.log_verbose;
 	log_setverbose(effective_verbosity(&parent_conf));
+	/* resolv.conf and hosts may have changed: netd gets them again. */
+	netd_feed_ready();
 	log_info("reloaded %s", parent_conf.path);
 }
 
@@ -284,6 +290,25 @@ audit_agent_event(const char *operation, const char *result)
 		fatalx("cannot write the audit log");
 }
 
+/* The berth.node label: the configured node name, else the host name. */
+static void
+set_node_label(const struct berth_conf *conf)
+{
+	char	 host[256];
+
+	if (conf->node_name[0] != '\0') {
+		if (strlcpy(parent_node_label, conf->node_name,
+		    sizeof(parent_node_label)) >= sizeof(parent_node_label))
+			fatalx("node-name too long for a label: %s",
+			    conf->node_name);
+		return;
+	}
+	if (gethostname(host, sizeof(host)) == -1)
+		fatal("gethostname");
+	host[sizeof(host) - 1] = '\0';
+	(void)strlcpy(parent_node_label, host, sizeof(parent_node_label));
+}
+
 static void
 open_audit_log(const struct berth_conf *conf)
 {
@@ -347,6 +372,8 @@ main(int argc, char *argv[])
 
 	resolve_self(self, sizeof(self));
 	control_group = parent_prepare(&parent_conf);
+	set_node_label(&parent_conf);
+	policy_hash(&parent_conf.policy, parent_policy_hash);
 	open_audit_log(&parent_conf);
 	control_init(parent_conf.control_socket, control_group);
 	if (!foreground && daemon(0, 0) == -1)
@@ -360,7 +387,12 @@ main(int argc, char *argv[])
 	    NULL)) == NULL)
 		fatalx("evtimer_new");
 	parent_watch_signals(parent_base);
+	netd_feed_init(parent_base, &parent_conf);
+	/* The node key is made, and the binary hashed, while we may. */
+	tasks_init(parent_base, &parent_conf, self);
 	proc_start_all(parent_base, &parent_conf, self);
+	/* jansson opens /dev/urandom on first use: do it before confinement. */
+	json_object_seed(0);
 
 	control_dir_of(parent_conf.control_socket, control_dir,
 	    sizeof(control_dir));

@@ -12,7 +12,9 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +22,18 @@
 
 #include "log.h"
 #include "parent.h"
+#include "runop.h"
 #include "wire.h"
 
 #define CONTROL_MAX_CLIENTS	32
 #define CONTROL_BACKLOG		8
+/* Operations in flight at the runner on behalf of control clients. */
+#define CONTROL_MAX_PENDING	256
+
+struct control_pending {
+	uint32_t	 request_id;	/* peerid on the runner channel */
+	uint32_t	 client_id;	/* 0: slot free */
+};
 
 struct control_client {
 	TAILQ_ENTRY(control_client)	 entry;
@@ -40,6 +50,9 @@ static struct event	*control_ev;
 static struct event_base *control_base;
 static unsigned int	 control_nclients;
 static uint32_t		 control_next_id = 1;
+static struct control_pending control_pending[CONTROL_MAX_PENDING];
+static uint32_t		 control_next_request = 1;
+static uint32_t		 control_next_task = 1;
 
 static void	 control_accept(int, short, void *);
 static void	 control_dispatch(int, short, void *);
@@ -169,8 +182,9 @@ control_accept(int fd, short event, void *arg)
 		return;
 	}
 	client->id = control_next_id++;
+	/* Descriptors go out to clients (log streams), never in. */
 	if (imsgev_init(&client->iev, control_base, client_fd,
-	    BERTH_IMSG_MAX, 0, control_dispatch, client) == -1) {
+	    BERTH_IMSG_RUN_MAX, 1, control_dispatch, client) == -1) {
 		log_warn("%s: imsgev_init", __func__);
 		close(client_fd);
 		free(client);
@@ -191,35 +205,6 @@ control_find(uint32_t id)
 	return NULL;
 }
 
-/* Fill uid, gid, seccomp, no_new_privs and CapEff from /proc/PID/status. */
-static void
-control_read_proc_status(pid_t pid, struct wire_ctl_proc *row)
-{
-	char		 path[64], line[256];
-	FILE		*fp;
-	unsigned int	 value;
-	unsigned long long cap;
-
-	(void)snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((fp = fopen(path, "re")) == NULL) {
-		log_warn("%s: %s", __func__, path);
-		return;
-	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		if (sscanf(line, "Uid: %u", &value) == 1)
-			row->uid = value;
-		else if (sscanf(line, "Gid: %u", &value) == 1)
-			row->gid = value;
-		else if (sscanf(line, "Seccomp: %u", &value) == 1)
-			row->seccomp_mode = value > 2 ? 0 : value;
-		else if (sscanf(line, "NoNewPrivs: %u", &value) == 1)
-			row->no_new_privs = value ? 1 : 0;
-		else if (sscanf(line, "CapEff: %llx", &cap) == 1)
-			row->cap_eff = cap;
-	}
-	fclose(fp);
-}
-
 static void
 control_send_row(struct control_client *client, enum berth_role role,
     pid_t pid, const char *user, const struct timespec *started,
@@ -236,7 +221,7 @@ control_send_row(struct control_client *client, enum berth_role role,
 	(void)strlcpy(row.user, user, sizeof(row.user));
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	row.uptime_sec = now.tv_sec - started->tv_sec;
-	control_read_proc_status(pid, &row);
+	proc_read_status(pid, &row);
 	if (imsgev_compose(&client->iev, IMSG_CTL_PROC, 0, 0, -1, &row,
 	    sizeof(row)) == -1)
 		log_warn("%s: compose", __func__);
@@ -281,6 +266,170 @@ control_child_status(uint32_t peerid, enum berth_role role,
 }
 
 static void
+control_run_reply(struct control_client *client, const char *json, int fd)
+{
+	if (imsgev_compose(&client->iev, IMSG_CTL_RUN_RESULT, 0, 0, fd, json,
+	    strlen(json)) == -1) {
+		log_warn("control client %u: compose", client->id);
+		if (fd != -1)
+			close(fd);
+	}
+}
+
+static void
+control_run_refuse(struct control_client *client, const char *task,
+    const char *operation, const char *why)
+{
+	struct audit_record	 rec = {
+		.task = task, .operation = operation, .object = "",
+		.policy_hash = parent_policy_hash, .request_hash = "",
+	};
+	char			 result[300];
+	json_t			*reply;
+	char			*json;
+
+	(void)snprintf(result, sizeof(result), "refused: %s", why);
+	rec.result = result;
+	if (audit_append(&parent_audit, &rec) == -1)
+		log_warnx("cannot append to the audit log");
+	reply = json_pack("{s:b, s:s}", "ok", 0, "error", why);
+	if (reply == NULL || (json = json_dumps(reply, JSON_COMPACT)) == NULL)
+		fatalx("%s: json", __func__);
+	control_run_reply(client, json, -1);
+	free(json);
+	json_decref(reply);
+}
+
+/*
+ * The runner lives in an empty mount namespace and cannot see host
+ * paths, so the parent resolves bind sources here; the runner then
+ * checks the resolved path against the allowed prefixes.
+ */
+static const char *
+control_resolve_binds(struct run_request *req)
+{
+	static char	 why[RUNOP_PATH_LEN + 64];
+	char		 resolved[PATH_MAX];
+	size_t		 i;
+
+	for (i = 0; i < req->spec.nvolumes; i++) {
+		struct run_volume	*volume = &req->spec.volumes[i];
+
+		if (!volume->bind)
+			continue;
+		if (realpath(volume->source, resolved) == NULL) {
+			(void)snprintf(why, sizeof(why),
+			    "spec.volumes[%zu].source: %s: %s", i,
+			    volume->source, strerror(errno));
+			return why;
+		}
+		if (strlcpy(volume->source, resolved, sizeof(volume->source))
+		    >= sizeof(volume->source)) {
+			(void)snprintf(why, sizeof(why),
+			    "spec.volumes[%zu].source: resolved path too long",
+			    i);
+			return why;
+		}
+	}
+	return NULL;
+}
+
+static struct control_pending *
+control_pending_slot(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < CONTROL_MAX_PENDING; i++)
+		if (control_pending[i].client_id == 0)
+			return &control_pending[i];
+	return NULL;
+}
+
+static void
+control_run(struct control_client *client, const struct imsg *imsg)
+{
+	struct run_request	 req;
+	struct control_pending	*pending;
+	char			 err[256];
+	char			*json;
+
+	if (runop_decode(imsg->data, imsg->hdr.len, &req, err,
+	    sizeof(err)) == -1) {
+		/* Nothing of a refused request is trusted, its task id neither. */
+		control_run_refuse(client, "", "request", err);
+		runop_free(&req);
+		return;
+	}
+	if (req.task[0] == '\0')
+		(void)snprintf(req.task, sizeof(req.task), "local-%lld-%u",
+		    (long long)time(NULL), control_next_task++);
+	if (req.op == RUNOP_DEPLOY) {
+		const char	*why = control_resolve_binds(&req);
+
+		if (why != NULL) {
+			control_run_refuse(client, req.task,
+			    runop_name(req.op), why);
+			runop_free(&req);
+			return;
+		}
+	}
+	json = runop_encode(&req);
+	runop_free(&req);
+	if (json == NULL)
+		fatalx("%s: runop_encode", __func__);
+	if ((pending = control_pending_slot()) == NULL) {
+		control_run_refuse(client, "", "request",
+		    "too many operations in flight, try again");
+		free(json);
+		return;
+	}
+	pending->request_id = control_next_request++;
+	if (proc_send_run_request(pending->request_id, json,
+	    strlen(json)) == -1) {
+		control_run_refuse(client, "", "request",
+		    "the runner is not ready");
+		free(json);
+		return;
+	}
+	pending->client_id = client->id;
+	free(json);
+}
+
+/* A result from the runner, already size-checked by proc.c. */
+void
+control_run_result(struct imsg *imsg)
+{
+	struct control_client	*client = NULL;
+	char			 err[256], *json;
+	size_t			 i;
+
+	for (i = 0; i < CONTROL_MAX_PENDING; i++)
+		if (control_pending[i].client_id != 0 &&
+		    control_pending[i].request_id == imsg->hdr.peerid)
+			break;
+	if (i == CONTROL_MAX_PENDING) {
+		log_warnx("runner answered unknown request %u",
+		    imsg->hdr.peerid);
+		return;		/* imsg_free closes any descriptor */
+	}
+	client = control_find(control_pending[i].client_id);
+	control_pending[i].client_id = 0;
+	if (client == NULL)
+		return;		/* the client went away */
+	if (runresult_check(imsg->data, imsg->hdr.len, err,
+	    sizeof(err)) == -1) {
+		log_warnx("runner sent a bad result: %s", err);
+		control_run_refuse(client, "", "result", "bad runner result");
+		return;
+	}
+	if ((json = strndup(imsg->data, imsg->hdr.len)) == NULL)
+		fatal("%s", __func__);
+	control_run_reply(client, json, imsg->fd);
+	imsg->fd = -1;		/* passed on to the client */
+	free(json);
+}
+
+static void
 control_dispatch(int fd, short event, void *arg)
 {
 	struct control_client	*client = arg;
@@ -312,6 +461,17 @@ control_dispatch(int fd, short event, void *arg)
 				return;
 			}
 			control_status(client);
+			break;
+		case IMSG_CTL_RUN:
+			if ((why = wire_decode_json(&imsg, RUNOP_JSON_MAX,
+			    0)) != NULL) {
+				log_warnx("control client %u: %s", client->id,
+				    why);
+				imsg_free(&imsg);
+				control_close(client);
+				return;
+			}
+			control_run(client, &imsg);
 			break;
 		default:
 			log_warnx("control client %u: unknown message type %u",

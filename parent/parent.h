@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "audit.h"
 #include "berth.h"
 #include "config.h"
 #include "imsg.h"
@@ -28,6 +29,9 @@ struct child {
 extern struct child		 children[ROLE_MAX];	/* [ROLE_PARENT] unused */
 extern struct sandbox_report	 parent_sandbox;
 extern struct timespec		 parent_started;
+extern struct audit_log		 parent_audit;
+extern char			 parent_node_label[64];
+extern char			 parent_policy_hash[65];
 
 /* berthd.c */
 void	 parent_shutdown(int exit_status);
@@ -41,6 +45,28 @@ void	 proc_close_channels(void);
 int	 proc_all_reaped(void);
 /* Ask every live child for its status; the number asked. */
 int	 proc_request_status(uint32_t peerid);
+int	 proc_send_run_request(uint32_t request_id, const char *json,
+	    size_t len);
+/* uid, gid, Seccomp, NoNewPrivs and CapEff of pid, from /proc. */
+void	 proc_read_status(pid_t, struct wire_ctl_proc *);
+/* Send to one child; -1 if its channel is closed or the queue is full. */
+int	 proc_compose(enum berth_role, uint32_t type, int fd,
+	    const void *data, size_t len);
+
+/* netd_feed.c */
+void	 netd_feed_init(struct event_base *, const struct berth_conf *);
+void	 netd_feed_ready(void);
+
+/* tasks.c: the native control-plane protocol. */
+/* Run requests of tasks carry this bit in their peerid; berthctl's do not. */
+#define TASKS_REQUEST_BIT	0x80000000u
+void	 tasks_init(struct event_base *, const struct berth_conf *,
+	    const char *self_path);
+void	 tasks_netd_ready(void);
+void	 tasks_node_tick(int, short, void *);
+/* A protocol message from netd; -1 if it is not one or is malformed. */
+int	 tasks_netd_message(struct imsg *);
+void	 tasks_run_result(struct imsg *);
 
 /* control.c */
 void	 control_init(const char *path, gid_t group);
@@ -48,5 +74,7 @@ void	 control_listen(struct event_base *);
 void	 control_child_status(uint32_t peerid, enum berth_role,
 	    const struct wire_proc_ready *);
 void	 control_cleanup(void);
+/* A RUN_RESULT from the runner; takes the imsg's descriptor. */
+void	 control_run_result(struct imsg *);
 
 #endif

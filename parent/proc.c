@@ -16,11 +16,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "log.h"
 #include "parent.h"
+#include "policy.h"
+#include "runop.h"
 #include "wire.h"
 
 struct child	 children[ROLE_MAX];
+
+static const struct berth_conf	*proc_conf;
 
 static void	 proc_dispatch(int, short, void *);
 
@@ -57,9 +62,19 @@ proc_send_conf(struct child *child, const struct berth_conf *conf)
 	    wire_strset(wire.docker_socket, sizeof(wire.docker_socket),
 	    conf->docker_socket) == -1 ||
 	    wire_strset(wire.workspace_root, sizeof(wire.workspace_root),
-	    conf->workspace_root) == -1)
+	    conf->workspace_root) == -1 ||
+	    wire_strset(wire.node_label, sizeof(wire.node_label),
+	    parent_node_label) == -1 ||
+	    wire_strset(wire.listen_addr, sizeof(wire.listen_addr),
+	    conf->listen_addr) == -1)
 		fatalx("%s: configuration value too long for %s", __func__,
 		    role_name(child->role));
+	/* Only netd listens (the local /health, /status, /metrics). */
+	wire.listen_port = child->role == ROLE_NETD ? conf->listen_port : 0;
+	/* ... and only netd verifies the control plane's certificate. */
+	if (child->role == ROLE_NETD)
+		(void)strlcpy(wire.ca_file, conf->cp_ca_file,
+		    sizeof(wire.ca_file));
 	(void)strlcpy(child->user, wire.user, sizeof(child->user));
 	if (imsgev_compose(&child->iev, IMSG_PROC_CONF, 0, getpid(), -1,
 	    &wire, sizeof(wire)) == -1)
@@ -88,8 +103,15 @@ proc_start(struct event_base *base, struct child *child,
 	close(sp[1]);
 	child->pid = pid;
 	(void)clock_gettime(CLOCK_MONOTONIC, &child->started);
-	if (imsgev_init(&child->iev, base, sp[0], BERTH_IMSG_MAX, 0,
-	    proc_dispatch, child) == -1)
+	/*
+	 * Only the runner's channel carries operations (larger JSON) and
+	 * descriptors (log streams), and netd's carries tasks (JSON up to
+	 * TASK_JSON_MAX); the others keep the small cap.
+	 */
+	if (imsgev_init(&child->iev, base, sp[0],
+	    child->role == ROLE_RUNNER || child->role == ROLE_NETD ?
+	    BERTH_IMSG_RUN_MAX : BERTH_IMSG_MAX,
+	    child->role == ROLE_RUNNER, proc_dispatch, child) == -1)
 		fatal("%s: imsgev_init", __func__);
 	child->channel_open = 1;
 	proc_send_conf(child, conf);
@@ -102,6 +124,7 @@ proc_start_all(struct event_base *base, const struct berth_conf *conf,
 {
 	enum berth_role	 role;
 
+	proc_conf = conf;
 	for (role = ROLE_NETD; role < ROLE_MAX; role++) {
 		children[role].role = role;
 		proc_start(base, &children[role], conf, self_path);
@@ -193,6 +216,35 @@ proc_reap(void)
 		parent_shutdown(-1);
 }
 
+/* Fill uid, gid, seccomp, no_new_privs and CapEff from /proc/PID/status. */
+void
+proc_read_status(pid_t pid, struct wire_ctl_proc *row)
+{
+	char		 path[64], line[256];
+	FILE		*fp;
+	unsigned int	 value;
+	unsigned long long cap;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((fp = fopen(path, "re")) == NULL) {
+		log_warn("%s: %s", __func__, path);
+		return;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		if (sscanf(line, "Uid: %u", &value) == 1)
+			row->uid = value;
+		else if (sscanf(line, "Gid: %u", &value) == 1)
+			row->gid = value;
+		else if (sscanf(line, "Seccomp: %u", &value) == 1)
+			row->seccomp_mode = value > 2 ? 0 : value;
+		else if (sscanf(line, "NoNewPrivs: %u", &value) == 1)
+			row->no_new_privs = value ? 1 : 0;
+		else if (sscanf(line, "CapEff: %llx", &cap) == 1)
+			row->cap_eff = cap;
+	}
+	fclose(fp);
+}
+
 int
 proc_request_status(uint32_t peerid)
 {
@@ -218,7 +270,7 @@ proc_request_status(uint32_t peerid)
 static void
 proc_handle_ready(struct child *child, const struct imsg *imsg)
 {
-	const char	*why;
+	const char	*why = NULL;
 
 	if ((why = wire_decode_proc_ready(imsg, &child->report)) != NULL ||
 	    child->report.role != child->role) {
@@ -228,18 +280,27 @@ proc_handle_ready(struct child *child, const struct imsg *imsg)
 		return;
 	}
 	child->ready = 1;
+	/* The runner may take no operation before it has the policy. */
+	if (child->role == ROLE_RUNNER &&
+	    imsgev_compose(&child->iev, IMSG_POLICY, 0, getpid(), -1,
+	    &proc_conf->policy, sizeof(proc_conf->policy)) == -1)
+		fatal("%s: compose policy", __func__);
 	log_info("%s ready (pid %d, landlock abi %d%s, seccomp %s)",
 	    role_name(child->role), (int)child->pid,
 	    child->report.landlock_abi,
 	    child->report.landlock_full ? "" : " partial",
 	    child->report.seccomp ? "on" : "off");
+	if (child->role == ROLE_NETD) {
+		netd_feed_ready();
+		tasks_netd_ready();
+	}
 }
 
 static void
 proc_handle_status(struct child *child, const struct imsg *imsg)
 {
 	struct wire_proc_ready	 report;
-	const char		*why;
+	const char		*why = NULL;
 
 	if ((why = wire_decode_proc_ready(imsg, &report)) != NULL ||
 	    report.role != child->role) {
@@ -249,6 +310,81 @@ proc_handle_status(struct child *child, const struct imsg *imsg)
 		return;
 	}
 	control_child_status(imsg->hdr.peerid, child->role, &report);
+}
+
+/* The runner asks for an audit record; only the runner may. */
+static void
+proc_handle_audit(struct child *child, const struct imsg *imsg)
+{
+	struct wire_audit	 wire;
+	struct audit_record	 rec;
+	const char		*why = NULL;
+
+	if (child->role != ROLE_RUNNER ||
+	    (why = wire_decode_audit(imsg, &wire)) != NULL) {
+		log_warnx("%s sent a bad AUDIT: %s; stopping berthd",
+		    role_name(child->role), child->role != ROLE_RUNNER ?
+		    "not the runner" : why);
+		parent_shutdown(1);
+		return;
+	}
+	rec.task = wire.task;
+	rec.operation = wire.operation;
+	rec.object = wire.object;
+	rec.policy_hash = wire.policy_hash;
+	rec.request_hash = wire.request_hash;
+	rec.result = wire.result;
+	if (audit_append(&parent_audit, &rec) == -1) {
+		/* Mutations without a record must not go on. */
+		log_warnx("cannot append to the audit log; stopping berthd");
+		parent_shutdown(1);
+	}
+}
+
+static void
+proc_handle_run_result(struct child *child, struct imsg *imsg)
+{
+	const char	*why = NULL;
+
+	if (child->role != ROLE_RUNNER || (why = wire_decode_json(imsg,
+	    RUNRESULT_JSON_MAX, 1)) != NULL) {
+		log_warnx("%s sent a bad RUN_RESULT: %s; stopping berthd",
+		    role_name(child->role), child->role != ROLE_RUNNER ?
+		    "not the runner" : why);
+		parent_shutdown(1);
+		return;
+	}
+	if (imsg->hdr.peerid & TASKS_REQUEST_BIT)
+		tasks_run_result(imsg);
+	else
+		control_run_result(imsg);
+}
+
+int
+proc_compose(enum berth_role role, uint32_t type, int fd, const void *data,
+    size_t len)
+{
+	struct child	*child = &children[role];
+
+	if (!child->channel_open || !child->ready) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return imsgev_compose(&child->iev, type, 0, getpid(), fd, data, len);
+}
+
+/* Forward a checked operation to the runner; -1 if it cannot take it. */
+int
+proc_send_run_request(uint32_t request_id, const char *json, size_t len)
+{
+	struct child	*runner = &children[ROLE_RUNNER];
+
+	if (!runner->channel_open || !runner->ready) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return imsgev_compose(&runner->iev, IMSG_RUN_REQUEST, request_id,
+	    getpid(), -1, json, len);
 }
 
 static void
@@ -286,6 +422,28 @@ proc_dispatch(int fd, short event, void *arg)
 			break;
 		case IMSG_PROC_STATUS:
 			proc_handle_status(child, &imsg);
+			break;
+		case IMSG_AUDIT:
+			proc_handle_audit(child, &imsg);
+			break;
+		case IMSG_RUN_RESULT:
+			proc_handle_run_result(child, &imsg);
+			break;
+		case IMSG_NETD_ENROLLED:
+		case IMSG_NETD_REENROL:
+		case IMSG_TASK_OFFER:
+		case IMSG_TASK_ANSWER:
+		case IMSG_EVENT_ACKED:
+			/* Only netd speaks the protocol. */
+			if (child->role != ROLE_NETD ||
+			    tasks_netd_message(&imsg) == -1) {
+				log_warnx("%s sent a bad %s; stopping berthd",
+				    role_name(child->role),
+				    imsg_type_name(imsg.hdr.type));
+				imsg_free(&imsg);
+				parent_shutdown(1);
+				return;
+			}
 			break;
 		default:
 			log_warnx("%s sent unknown message type %u; "

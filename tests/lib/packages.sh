@@ -10,7 +10,7 @@
 BERTH_PACKAGES="build-essential cmake clang pkg-config libevent-dev
 libssl-dev libjansson-dev libcap-dev libseccomp-dev libcurl4-openssl-dev
 libarchive-dev libwslay-dev libc-ares-dev libcmocka-dev mandoc git
-docker.io busybox-static libclang-rt-14-dev iproute2 curl python3"
+docker.io busybox-static libclang-rt-14-dev iproute2 curl python3 openssl"
 
 # Print the packages of the list that dpkg does not have installed.
 berth_packages_missing() {

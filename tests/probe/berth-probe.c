@@ -9,6 +9,9 @@
  * refused; a few per role must succeed, so that a sandbox that simply
  * kills everything fails too.
  *
+ * Rows marked build run in a build child: confined as the builder, then
+ * narrowed by sandbox_confine_build_child() to one build's workspace.
+ *
  * Needs root (it creates namespaces and switches users) and the users
  * contrib/create-users.sh makes; tests/probe/run-probes arranges both.
  */
@@ -60,6 +63,8 @@ static struct probe_env {
 	char		 dir[64];		/* scratch, 0755 */
 	char		 docker_socket[BERTH_PATH_LEN];
 	char		 workspace[BERTH_PATH_LEN];
+	char		 build_workspace[BERTH_PATH_LEN];	/* a build's */
+	const char	*active_workspace;	/* the row's, in the child */
 	char		 state_dir[BERTH_PATH_LEN];	/* the parent's */
 	char		 control_dir[BERTH_PATH_LEN];
 	char		 conf_path[BERTH_PATH_LEN];
@@ -67,7 +72,8 @@ static struct probe_env {
 	char		 outside_file[BERTH_PATH_LEN];
 	char		 abstract[64];		/* without the leading NUL */
 	struct sockaddr_in tcp;			/* a listener on 127.0.0.1 */
-	int		 listeners[3];
+	struct sockaddr_in git_tcp;		/* a build's repository port */
+	int		 listeners[4];
 	int		 kernel_abi;		/* Landlock, 0 none */
 	int		 have_git;
 } env;
@@ -315,7 +321,8 @@ op_write_workspace(void)
 	char	 path[PATH_MAX];
 	int	 fd, error = 0;
 
-	(void)snprintf(path, sizeof(path), "%s/probe-file", env.workspace);
+	(void)snprintf(path, sizeof(path), "%s/probe-file",
+	    env.active_workspace);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == -1)
 		return errno;
 	if (write(fd, "probe\n", 6) != 6)
@@ -363,7 +370,7 @@ run_git(char *const argv[])
 	pid_t		 pid;
 	int		 status;
 
-	(void)snprintf(home, sizeof(home), "HOME=%s", env.workspace);
+	(void)snprintf(home, sizeof(home), "HOME=%s", env.active_workspace);
 	if ((pid = fork()) == -1)
 		return errno;
 	if (pid == 0) {
@@ -384,9 +391,9 @@ op_git_clone(void)
 	char	 src[PATH_MAX], url[PATH_MAX + 8], dst[PATH_MAX];
 	int	 error;
 
-	(void)snprintf(src, sizeof(src), "%s/src", env.workspace);
+	(void)snprintf(src, sizeof(src), "%s/src", env.active_workspace);
 	(void)snprintf(url, sizeof(url), "file://%s", src);
-	(void)snprintf(dst, sizeof(dst), "%s/dst", env.workspace);
+	(void)snprintf(dst, sizeof(dst), "%s/dst", env.active_workspace);
 	{
 		char *const init[] = { "git", "init", "-q", src, NULL };
 		char *const commit[] = { "git", "-C", src, "-c",
@@ -402,6 +409,69 @@ op_git_clone(void)
 	return 0;
 }
 
+/* What build.c does with a finished build's workspace. */
+static int
+op_rm_workspace(void)
+{
+	static const char *const tree[] = { "", "/src", "/src/deep" };
+	char		 top[PATH_MAX], path[PATH_MAX + 32];
+	char *const	 envp[] = { NULL };
+	struct stat	 st;
+	size_t		 i;
+	pid_t		 pid;
+	int		 status, error;
+
+	(void)snprintf(top, sizeof(top), "%s/b.rm", env.active_workspace);
+	for (i = 0; i < nitems(tree); i++) {
+		(void)snprintf(path, sizeof(path), "%s%s", top, tree[i]);
+		if (mkdir(path, 0700) == -1 && errno != EEXIST)
+			return errno;
+	}
+	(void)snprintf(path, sizeof(path), "%s/src/deep/file", top);
+	if ((error = open_errno(path, O_WRONLY | O_CREAT)) != 0)
+		return error;
+	if ((pid = fork()) == -1)
+		return errno;
+	if (pid == 0) {
+		char *const argv[] = { "rm", "-rf", "--one-file-system", "--",
+		    top, NULL };
+
+		execve("/bin/rm", argv, envp);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) == -1)
+		return errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return EIO;
+	return lstat(top, &st) == -1 && errno == ENOENT ? 0 : EEXIST;
+}
+
+static int
+op_list_etc(void)
+{
+	return open_errno("/etc", O_RDONLY | O_DIRECTORY);
+}
+
+/* In the builder's workspace root, beside a build's own workspace. */
+static int
+op_create_beside_workspace(void)
+{
+	char	 path[PATH_MAX];
+	int	 error;
+
+	(void)snprintf(path, sizeof(path), "%s/beside", env.workspace);
+	if ((error = open_errno(path, O_WRONLY | O_CREAT)) == 0)
+		unlink(path);
+	return error;
+}
+
+static int
+op_connect_git_port(void)
+{
+	return connect_errno(AF_INET, (struct sockaddr *)&env.git_tcp,
+	    sizeof(env.git_tcp));
+}
+
 /*
  * The table.  expect is "OK", an errno name, "SIGSYS" (killed by the
  * seccomp filter), or alternatives separated by '|'.  A row that rests
@@ -413,12 +483,16 @@ struct probe {
 	int		(*op)(void);
 	const char	*expect;
 	int		 min_abi;
+	int		 build_child;	/* a builder's child, narrower */
 };
 
 #define PROBE(role, what, op, expect)				\
-	{ ROLE_##role, what, op, expect, 0 }
+	{ ROLE_##role, what, op, expect, 0, 0 }
 #define PROBE_ABI(role, what, op, expect, abi)			\
-	{ ROLE_##role, what, op, expect, abi }
+	{ ROLE_##role, what, op, expect, abi, 0 }
+/* A build child: the builder, then sandbox_confine_build_child(). */
+#define PROBE_BUILD(what, op, expect, abi)			\
+	{ ROLE_BUILDER, what, op, expect, abi, 1 }
 
 static const struct probe probes[] = {
 	/* netd: the network, and nothing else. */
@@ -459,7 +533,26 @@ static const struct probe probes[] = {
 	PROBE(BUILDER,	"write in the workspace (control)", op_write_workspace, "OK"),
 	PROBE(BUILDER,	"execve /bin/true (control)",	op_exec_true,	"OK"),
 	PROBE(BUILDER,	"git init, commit, clone (control)", op_git_clone, "OK"),
+	PROBE(BUILDER,	"rm -rf a workspace (control)",	op_rm_workspace, "OK"),
 	PROBE(BUILDER,	"socket AF_INET (control)",	op_socket_inet,	"OK"),
+
+	/*
+	 * A build child: its own workspace, named /etc files, the TCP port
+	 * of its repository (env.git_tcp), nothing of the builder's.
+	 */
+	PROBE_BUILD("list a state dir (/var/lib/berth)", op_list_other_state, "EACCES", 0),
+	PROBE_BUILD("open the docker socket",		op_open_docker_socket, "EACCES", 0),
+	PROBE_BUILD("connect the docker socket",	op_connect_docker, "EACCES", 0),
+	PROBE_BUILD("list /etc (named files only)",	op_list_etc,	"EACCES", 0),
+	PROBE_BUILD("open /etc/shadow",			op_open_shadow,	"EACCES", 0),
+	PROBE_BUILD("create a file beside its workspace", op_create_beside_workspace, "EACCES", 0),
+	PROBE_BUILD("create a file outside the workspace", op_create_outside, "EACCES", 0),
+	PROBE_BUILD("connect a port not its repository's", op_connect_tcp, "EACCES", 4),
+	PROBE_BUILD("signal the prober",		op_signal_prober, "EPERM", 0),
+	PROBE_BUILD("write in its workspace (control)", op_write_workspace, "OK", 0),
+	PROBE_BUILD("read /etc/passwd (control)",	op_open_passwd,	"OK", 0),
+	PROBE_BUILD("connect its repository's port (control)", op_connect_git_port, "OK", 0),
+	PROBE_BUILD("git init, commit, clone (control)", op_git_clone, "OK", 0),
 
 	/* runner: the Docker socket and nothing else. */
 	PROBE(RUNNER,	"open /etc/passwd",		op_open_passwd,	"EACCES"),
@@ -575,6 +668,19 @@ setup(void)
 		fatal("tcp listener");
 	env.listeners[2] = s;
 
+	/* Another, standing for a build's git remote. */
+	if ((s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	memset(&env.git_tcp, 0, sizeof(env.git_tcp));
+	env.git_tcp.sin_family = AF_INET;
+	env.git_tcp.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	len = sizeof(env.git_tcp);
+	if (bind(s, (struct sockaddr *)&env.git_tcp, len) == -1 ||
+	    listen(s, 128) == -1 ||
+	    getsockname(s, (struct sockaddr *)&env.git_tcp, &len) == -1)
+		fatal("tcp listener");
+	env.listeners[3] = s;
+
 	/* The builder's workspace, its own. */
 	if (env.workspace[0] == '\0') {
 		scratch_path(env.workspace, sizeof(env.workspace),
@@ -585,6 +691,16 @@ setup(void)
 		    chown(env.workspace, pw->pw_uid, pw->pw_gid) == -1)
 			fatal("%s", env.workspace);
 	}
+
+	/* One build's workspace inside it, as build.c makes them. */
+	if ((size_t)snprintf(env.build_workspace, sizeof(env.build_workspace),
+	    "%s/b.probe", env.workspace) >= sizeof(env.build_workspace))
+		fatalx("workspace path too long");
+	if ((pw = getpwnam(env.user[ROLE_BUILDER])) == NULL)
+		fatalx("no user %s", env.user[ROLE_BUILDER]);
+	if ((mkdir(env.build_workspace, 0700) == -1 && errno != EEXIST) ||
+	    chown(env.build_workspace, pw->pw_uid, pw->pw_gid) == -1)
+		fatal("%s", env.build_workspace);
 
 	/* The parent's directories, and another like /var/lib/berth. */
 	scratch_path(env.state_dir, sizeof(env.state_dir), "state");
@@ -796,6 +912,18 @@ child(const struct probe *p, int ready, int go)
 		    sizeof(conf.workspace_root));
 		sandbox_confine(p->role, &conf, &report);
 	}
+	env.active_workspace = env.workspace;
+	if (p->build_child) {
+		struct sandbox_build	 sb;
+
+		memset(&sb, 0, sizeof(sb));
+		sb.workspace = env.build_workspace;
+		sb.git_port = ntohs(env.git_tcp.sin_port);
+		sb.cpu_sec = 60;
+		sb.file_bytes = 1 << 20;
+		sandbox_confine_build_child(&sb, &report);
+		env.active_workspace = env.build_workspace;
+	}
 
 	if (write(ready, &report, sizeof(report)) != sizeof(report) ||
 	    read(go, &c, 1) != 1)
@@ -843,6 +971,12 @@ expected(const char *expect, const char *got)
 	}
 }
 
+static const char *
+row_name(const struct probe *p)
+{
+	return p->build_child ? "build" : role_name(p->role);
+}
+
 /* Run one row; 0 if it passed or was skipped. */
 static int
 run_probe(const struct probe *p)
@@ -855,7 +989,7 @@ run_probe(const struct probe *p)
 
 	if (env.kernel_abi < p->min_abi || (p->op == op_git_clone &&
 	    !env.have_git)) {
-		printf("%-8s %-40s %-18s %-18s SKIP\n", role_name(p->role),
+		printf("%-8s %-40s %-18s %-18s SKIP\n", row_name(p),
 		    p->what, p->expect, "-");
 		return 0;
 	}
@@ -893,7 +1027,7 @@ run_probe(const struct probe *p)
 		outcome(status, got, sizeof(got));
 	if (!bad && !expected(p->expect, got))
 		bad = 1;
-	printf("%-8s %-40s %-18s %-18s %s%s%s\n", role_name(p->role), p->what,
+	printf("%-8s %-40s %-18s %-18s %s%s%s\n", row_name(p), p->what,
 	    p->expect, got, bad ? "FAIL" : "PASS", why[0] ? ": " : "", why);
 	return bad;
 }

@@ -522,6 +522,9 @@ static const struct error_case error_cases[] = {
 	{ "host name with a space",
 	    "control-plane {\n\tadvertise-hostname \"a b\"\n}\n",
 	    "after advertise-hostname, got \"a b\"" },
+	/* Found by fuzz_config: printed unescaped, it did not parse again. */
+	{ "image pattern with a quote", "policy {\n\timage \"a\\\"b\"\n}\n",
+	    "berth.conf:2: policy image: expected an image pattern" },
 	{ "macro in a block", "limits {\n\tx = 1\n}\n",
 	    "berth.conf:2: expected a keyword inside limits, got a macro "
 	    "definition" },
@@ -551,7 +554,8 @@ test_parse_errors(void **state)
 	(void)state;
 	for (i = 0; i < NITEMS(error_cases); i++) {
 		if (parse_text(error_cases[i].text, &c) != -1)
-			fail_msg("%s: parsed without error", error_cases[i].name);
+			fail_msg("%s: parsed without error",
+			    error_cases[i].name);
 		assert_logged(error_cases[i].name, error_cases[i].want);
 	}
 }
@@ -945,7 +949,7 @@ struct env_case {
 	enum cp_protocol protocol;
 	const char	*assignment;	/* NAME=VALUE */
 	size_t		 offset;
-	char		 type;		/* s string, u uint32, h uint16, i int */
+	char		 type;		/* s, u, h, i: string, u32, u16, int */
 	const char	*want_text;
 	uint32_t	 want_number;
 };
@@ -1101,8 +1105,9 @@ test_env_heartbeat_units(void **state)
 			if (rc != -1)
 				fail_msg("%s under %s: accepted", assignment,
 				    protocol_name(cases[i].protocol));
-			assert_logged(assignment, "HEARTBEAT_INTERVAL: expected "
-			    "a duration from 1s to 1h; a bare number counts ");
+			assert_logged(assignment, "HEARTBEAT_INTERVAL: "
+			    "expected a duration from 1s to 1h; a bare number "
+			    "counts ");
 			assert_int_equal(c.heartbeat_interval_ms, 30000);
 			continue;
 		}
@@ -1221,24 +1226,24 @@ test_env_bad_values(void **state)
 		{ "NODE_NAME=a\nb", "NODE_NAME: expected printable text of at "
 		    "most 127 bytes, got \"a\\x0ab\"", NULL },
 		{ "BERTH_PROTOCOL=kubernetes", "BERTH_PROTOCOL: expected "
-		    "native, skypanel, skypanel-v2, miaas, lormas or codara, got "
-		    "\"kubernetes\"", NULL },
+		    "native, skypanel, skypanel-v2, miaas, lormas or codara, "
+		    "got \"kubernetes\"", NULL },
 		{ "LOG_LEVEL=loud", "LOG_LEVEL: expected error, warn, info or "
 		    "debug, got \"loud\"", NULL },
 		{ "DOCKER_HOST=tcp://localhost:2376", "DOCKER_HOST: expected "
-		    "unix:///path/to/docker.sock (berth talks to dockerd over a "
-		    "unix socket only), got \"tcp://localhost:2376\"", NULL },
+		    "unix:///path/to/docker.sock (berth talks to dockerd over "
+		    "a unix socket only), got \"tcp://localhost:2376\"", NULL },
 		{ "DOCKER_HOST=ssh://me@host", "DOCKER_HOST: expected "
 		    "unix:///path/to/docker.sock", NULL },
-		{ "DOCKER_HOST=unix://relative.sock", "DOCKER_HOST: expected an "
-		    "absolute socket path without \"..\", at most 107 bytes, "
-		    "got \"unix://relative.sock\"", NULL },
+		{ "DOCKER_HOST=unix://relative.sock", "DOCKER_HOST: expected "
+		    "an absolute socket path without \"..\", at most 107 "
+		    "bytes, got \"unix://relative.sock\"", NULL },
 		{ "DOCKER_HOST=unix:///aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		    "aaaaaaaaaa.sock", "DOCKER_HOST: expected an absolute socket "
-		    "path without \"..\", at most 107 bytes", NULL },
-		{ "CONTROL_PLANE_URL=ftp://cp", "CONTROL_PLANE_URL: expected an "
-		    "http, https, ws or wss URL", NULL },
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaa.sock", "DOCKER_HOST: expected an absolute "
+		    "socket path without \"..\", at most 107 bytes", NULL },
+		{ "CONTROL_PLANE_URL=ftp://cp", "CONTROL_PLANE_URL: expected "
+		    "an http, https, ws or wss URL", NULL },
 		{ "SKYPANEL_URL=https://user:hunter2@cp", "SKYPANEL_URL: "
 		    "expected an http, https, ws or wss URL without user@",
 		    "hunter2" },
@@ -1562,8 +1567,8 @@ test_print_masks_secrets(void **state)
 
 	(void)state;
 	assert_int_equal(parse_text("control-plane {\n"
-	    "\tenrol-token \"enrol-VALUE\"\n\tcluster-secret \"cluster-VALUE\"\n"
-	    "}\n", &c), 0);
+	    "\tenrol-token \"enrol-VALUE\"\n"
+	    "\tcluster-secret \"cluster-VALUE\"\n}\n", &c), 0);
 	out = print_conf(&c);
 	if (strstr(out, "VALUE") != NULL)
 		fail_msg("a secret was printed:\n%s", out);

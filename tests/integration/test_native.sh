@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317
+# test_native.sh: the native control-plane protocol end to end, against
+# the reference control plane (contrib/controlplane/berth-cp) and the
+# private dockerd of the test fixture: enrolment and the identity files,
+# heartbeats carrying real metrics, deploy/stop/start/remove tasks and
+# their events in order, a restart that keeps the node id, a control
+# plane outage (and an agent restart inside it) that loses and
+# duplicates no event, refused tasks (forged, expired, replayed, for
+# another node, unsigned, malformed), and the token kept out of the log.
+#
+# Needs root, BERTHD, BERTH_SRC, python3 and DOCKER_HOST=unix://PATH.
+
+set -u
+. "${BERTH_SRC:?}/tests/lib/tap.sh"
+
+BERTHD=${BERTHD:?}
+DOCKER_HOST=${DOCKER_HOST:-}
+if [ "$(id -u)" -ne 0 ] || [ "$DOCKER_HOST" = "${DOCKER_HOST#unix://}" ] ||
+    ! command -v python3 >/dev/null; then
+	echo "# skip: needs root, python3 and DOCKER_HOST=unix://..."
+	exit 77
+fi
+SOCK=${DOCKER_HOST#unix://}
+api() { curl -sf --unix-socket "$SOCK" "$@"; }
+
+TMP=$(mktemp -d /tmp/berth-native.XXXXXX) || exit 1
+chmod 0755 "$TMP"
+CP="$BERTH_SRC/contrib/controlplane/berth-cp --db $TMP/cp.db"
+APP_PORT=$((20000 + RANDOM % 20000))
+CONF=$TMP/berth.conf
+CP_PID=
+BERTHD_PID=
+NODE_LABEL=native-test-$$
+
+cleanup() {
+	[ -n "$BERTHD_PID" ] && kill "$BERTHD_PID" 2>/dev/null && \
+	    wait "$BERTHD_PID" 2>/dev/null
+	[ -n "$CP_PID" ] && kill "$CP_PID" 2>/dev/null && \
+	    wait "$CP_PID" 2>/dev/null
+	for id in $(api "http://d/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22berth.node%3D$NODE_LABEL%22%5D%7D" |
+	    grep -o '"Id":"[0-9a-f]*"' | cut -d'"' -f4); do
+		api -X DELETE "http://d/v1.41/containers/$id?force=1" >/dev/null
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# cp_start [PORT]: serve on PORT (0: any), set CP_PORT.
+cp_start() {
+	$CP serve --listen "127.0.0.1:${1:-0}" --sign-tasks --heartbeat-sec 2 \
+	    --poll-timeout-sec 5 --retry-max-sec 2 --quiet \
+	    >"$TMP/cp.out" 2>>"$TMP/cp.err" &
+	CP_PID=$!
+	for _ in $(seq 50); do
+		grep -q listening "$TMP/cp.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	CP_PORT=$(grep -o '[0-9]*$' "$TMP/cp.out")
+}
+cp_stop() {
+	kill "$CP_PID" && wait "$CP_PID" 2>/dev/null
+	CP_PID=
+}
+berthd_start() {
+	"$BERTHD" -d -f "$CONF" 2>>"$TMP/berthd.log" &
+	BERTHD_PID=$!
+}
+berthd_stop() {
+	kill "$BERTHD_PID" && wait "$BERTHD_PID" 2>/dev/null
+	BERTHD_PID=
+}
+node_id() { $CP nodes | awk 'NR == 1 { print $1 }'; }
+# states TASK: the task's event states, one line, in seq order.
+states() { $CP events "$1" --json | grep -o '"state": "[a-z]*"' |
+    cut -d'"' -f4 | tr '\n' ' ' | sed 's/ $//'; }
+# wait_final TASK: until the task has a final event (at most 30 s).
+wait_final() {
+	for _ in $(seq 150); do
+		states "$1" | grep -qE 'succeeded|failed|rejected|cancelled' &&
+		    return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+cp_start
+TOKEN=$($CP token create --name native-test)
+cat > "$CONF" <<CONF
+state-dir "$TMP/state"
+control-socket "$TMP/control.sock"
+workspace-root "$TMP/work"
+docker-socket "$SOCK"
+log-level debug
+control-plane {
+	protocol native
+	url "http://127.0.0.1:$CP_PORT"
+	enrol-token "$TOKEN"
+	node-name "$NODE_LABEL"
+	require-signed-tasks yes
+}
+policy {
+	image "berth-base:*"
+	memory default 64M max 512M
+	publish-address "127.0.0.1"
+}
+CONF
+chmod 0600 "$CONF"
+berthd_start
+
+# --- enrolment and identity ------------------------------------------------
+for _ in $(seq 50); do
+	[ -n "$(node_id)" ] && break
+	sleep 0.2
+done
+NODE=$(node_id)
+check "the node enrolled ($NODE)" test -n "$NODE"
+for _ in $(seq 25); do
+	[ -f "$TMP/state/identity/node.json" ] && break
+	sleep 0.2
+done
+check "node.key is 0600" test "$(stat -c %a "$TMP/state/identity/node.key")" = 600
+check "node.json is 0600" test "$(stat -c %a "$TMP/state/identity/node.json")" = 600
+check "identity dir is 0700" test "$(stat -c %a "$TMP/state/identity")" = 700
+check "node.json holds the node id" grep -q "\"$NODE\"" "$TMP/state/identity/node.json"
+check "the key is an Ed25519 key" sh -c "openssl pkey -in $TMP/state/identity/node.key -noout -text | grep -q ED25519"
+
+# --- heartbeat -------------------------------------------------------------
+sleep 3
+hb=$($CP heartbeats "$NODE" --last 1 --json)
+mem=$(($(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) * 1024))
+cpus=$(grep -c '^processor' /proc/cpuinfo)
+check "a heartbeat arrived" grep -q '"memory_total_bytes"' <<<"$hb"
+check "memory total is /proc's ($mem)" grep -q "\"memory_total_bytes\": $mem" <<<"$hb"
+check "cpu_count is /proc's ($cpus)" grep -q "\"cpu_count\": $cpus" <<<"$hb"
+check "binary_sha256 is berthd's" grep -q "$(sha256sum "$BERTHD" | cut -c1-64)" <<<"$hb"
+check "audit head is sent" grep -q '"records": [1-9]' <<<"$hb"
+
+# --- tasks -----------------------------------------------------------------
+WEB='mkdir -p /tmp/www && echo hello-native >/tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www'
+T=$($CP task add --node "$NODE" --kind deploy --app natweb \
+    --image berth-base:latest --port "127.0.0.1:$APP_PORT:8080" \
+    --memory 128m --cpus 0.5 --env GREETING=hi --secret-env KEY=s3cret \
+    --cmd sh -c "$WEB")
+wait_final "$T"
+check "deploy: running then succeeded ($(states "$T"))" \
+    test "$(states "$T")" = "running succeeded"
+sleep 1
+check "curl reaches the deployed app" \
+    sh -c "curl -sf http://127.0.0.1:$APP_PORT/ | grep -q hello-native"
+check "the task is journalled" test -f "$TMP/state/tasks/$T.json"
+
+T=$($CP task add --node "$NODE" --kind stop --app natweb --grace 1)
+wait_final "$T"
+check "stop: running then succeeded" test "$(states "$T")" = "running succeeded"
+refute "the app no longer answers" curl -sf -m 2 "http://127.0.0.1:$APP_PORT/"
+T=$($CP task add --node "$NODE" --kind start --app natweb)
+wait_final "$T"
+check "start: running then succeeded" test "$(states "$T")" = "running succeeded"
+sleep 1
+check "the app answers again" \
+    sh -c "curl -sf http://127.0.0.1:$APP_PORT/ | grep -q hello-native"
+
+# --- restart: same node, no new enrolment --------------------------------
+berthd_stop
+berthd_start
+sleep 3
+check "one node after a restart" test "$($CP nodes | wc -l)" -eq 1
+check "the same node id after a restart" test "$(node_id)" = "$NODE"
+T=$($CP task add --node "$NODE" --kind restart --app natweb)
+wait_final "$T"
+check "restart task after the agent restart" test "$(states "$T")" = "running succeeded"
+
+# --- outage: events pending while the control plane is away --------------
+# The runner is frozen while the task is accepted, so that its final event
+# is made only once the control plane is gone.
+role_pid() {
+	local p
+	for p in $(pgrep -P "$BERTHD_PID"); do
+		tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- "-P $1" && echo "$p"
+	done
+}
+RUNNER=$(role_pid runner)
+kill -STOP "$RUNNER"
+T=$($CP task add --node "$NODE" --kind remove --app natweb)
+for _ in $(seq 100); do
+	states "$T" | grep -q running && break
+	sleep 0.1
+done
+cp_stop
+kill -CONT "$RUNNER"
+sleep 2
+check "the final event waits in the spool" \
+    grep -q "\"task\":\"$T\".*succeeded" "$TMP/state/spool/events.log"
+sleep 3
+# The agent restarts inside the outage too: the spool must survive it.
+berthd_stop
+berthd_start
+sleep 5
+cp_start "$CP_PORT"
+wait_final "$T"
+sleep 3
+check "remove: every event exactly once, in order ($(states "$T"))" \
+    test "$(states "$T")" = "running succeeded"
+check "the spool is empty once acknowledged" test ! -s "$TMP/state/spool/events.log"
+check "the app is gone" test -z "$(api "http://d/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22berth.node%3D$NODE_LABEL%22%5D%7D" | grep -o '"Id"')"
+
+# --- refusals ---------------------------------------------------------------
+refused() {
+	local what=$1 t
+	shift
+	t=$($CP task add --node "$NODE" --app natweb "$@")
+	wait_final "$t"
+	check "$what is rejected" test "$(states "$t")" = "rejected"
+	check "$what is audited" \
+	    grep -q "\"op\":\"task.refused\".*\"task\":\"$t\"" \
+	    "$TMP/state/audit.log"
+}
+refused "a forged task" --kind start --forge
+refused "an expired task" --kind start --expired
+refused "a task for another node" --kind start --sign-as-node n_someoneelse
+refused "an unsigned task" --kind start --unsigned
+refused "a replayed seq" --kind start --replay 1
+refused "a task with an unknown member" --kind start --unchecked \
+    --spec-json '{"surprise": 1}'
+refused "a deploy from git" --kind deploy \
+    --repo https://example.invalid/x.git --ref main
+
+# --- TLS: the configured CA is trusted, another one is not ---------------
+# tls_node NAME CA: a second agent (no Docker work) enrolling over https.
+tls_node() {
+	local dir=$TMP/$1
+	mkdir -p "$dir"
+	cat >"$dir/berth.conf" <<TLSCONF
+state-dir "$dir/state"
+control-socket "$dir/control.sock"
+workspace-root "$dir/work"
+docker-socket "$SOCK"
+control-plane {
+	protocol native
+	url "https://127.0.0.1:$TLS_PORT"
+	enrol-token "$($TLS_CP token create --name "$1")"
+	node-name "$1"
+	ca-file "$2"
+}
+TLSCONF
+	chmod 0600 "$dir/berth.conf"
+	"$BERTHD" -d -f "$dir/berth.conf" 2>"$dir/berthd.log" &
+	echo $! >"$dir/pid"
+}
+tls_stop() { kill "$(cat "$TMP/$1/pid")" && wait "$(cat "$TMP/$1/pid")" 2>/dev/null; }
+pki() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -days 2 -subj "/CN=$1" -keyout "$TMP/$1.key" -out "$TMP/$1.pem" \
+	    2>/dev/null
+}
+pki test-ca && pki other-ca
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -subj /CN=127.0.0.1 -keyout "$TMP/server.key" -out "$TMP/server.csr" \
+    2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' >"$TMP/san.ext"
+openssl x509 -req -in "$TMP/server.csr" -CA "$TMP/test-ca.pem" \
+    -CAkey "$TMP/test-ca.key" -CAcreateserial -days 2 \
+    -extfile "$TMP/san.ext" -out "$TMP/server.pem" 2>/dev/null
+TLS_CP="$BERTH_SRC/contrib/controlplane/berth-cp --db $TMP/tls.db"
+$TLS_CP serve --listen 127.0.0.1:0 --tls-cert "$TMP/server.pem" \
+    --tls-key "$TMP/server.key" --quiet >"$TMP/tls.out" 2>&1 &
+TLS_PID=$!
+for _ in $(seq 50); do
+	grep -q listening "$TMP/tls.out" 2>/dev/null && break
+	sleep 0.1
+done
+TLS_PORT=$(grep -o '[0-9]*$' "$TMP/tls.out")
+tls_node tls-good "$TMP/test-ca.pem"
+tls_node tls-bad "$TMP/other-ca.pem"
+for _ in $(seq 50); do
+	$TLS_CP nodes | grep -q tls-good && break
+	sleep 0.2
+done
+check "https with the right CA enrols" sh -c "$TLS_CP nodes | grep -q tls-good"
+refute "https with another CA does not" sh -c "$TLS_CP nodes | grep -q tls-bad"
+check "the refused certificate is logged" \
+    grep -qiE "certificate|SSL|TLS" "$TMP/tls-bad/berthd.log"
+tls_stop tls-good
+tls_stop tls-bad
+kill "$TLS_PID" && wait "$TLS_PID" 2>/dev/null
+
+# --- secrets ----------------------------------------------------------------
+refute "the token is not in berthd's log" grep -qF "$TOKEN" "$TMP/berthd.log"
+refute "the secret env value is not in berthd's log" grep -qF s3cret "$TMP/berthd.log"
+refute "the token is not in berthd's argv" grep -qF "$TOKEN" "/proc/$BERTHD_PID/cmdline"
+
+finish
