@@ -46,6 +46,9 @@ usage(void)
 	    "  status              each berthd process and its confinement\n"
 	    "  deploy --image IMAGE --name APP [options] [-- command ...]\n"
 	    "                      create and start APP under the policy\n"
+	    "  deploy --repo URL [--commit SHA | --ref REF] [--dockerfile PATH]\n"
+	    "         --name APP [options]\n"
+	    "                      build APP from git, then deploy it\n"
 	    "  apps                the apps this node runs\n"
 	    "  start|stop|restart|remove|inspect|wait|stats APP\n"
 	    "  rename APP NEWAPP\n"
@@ -501,13 +504,27 @@ spec_set_label(json_t *spec, const char *text)
 	json_object_set_new(labels, key, json_string(eq + 1));
 }
 
+/* --repo and friends go into the request's "repo" object. */
+static void
+repo_set(json_t *req, const char *key, const char *value)
+{
+	json_t	*repo = json_object_get(req, "repo");
+
+	if (repo == NULL) {
+		repo = json_object();
+		json_object_set_new(req, "repo", repo);
+	}
+	json_object_set_new(repo, key, json_string(value));
+}
+
 static int
 cmd_deploy(int argc, char *argv[])
 {
 	enum { O_ENV = 256, O_PORT, O_MEMORY, O_CPUS, O_PIDS, O_RESTART,
 	    O_VOLUME, O_CAP_ADD, O_PRIVILEGED, O_NETWORK, O_PID, O_IPC,
 	    O_DEVICE, O_USER, O_WORKDIR, O_READ_ONLY, O_LABEL, O_TASK,
-	    O_STOP_TIMEOUT, O_IMAGE, O_NAME };
+	    O_STOP_TIMEOUT, O_IMAGE, O_NAME, O_REPO, O_COMMIT, O_REF,
+	    O_DOCKERFILE };
 	static const struct option opts[] = {
 		{ "image", required_argument, NULL, O_IMAGE },
 		{ "name", required_argument, NULL, O_NAME },
@@ -530,9 +547,14 @@ cmd_deploy(int argc, char *argv[])
 		{ "label", required_argument, NULL, O_LABEL },
 		{ "task", required_argument, NULL, O_TASK },
 		{ "stop-timeout", required_argument, NULL, O_STOP_TIMEOUT },
+		{ "repo", required_argument, NULL, O_REPO },
+		{ "commit", required_argument, NULL, O_COMMIT },
+		{ "ref", required_argument, NULL, O_REF },
+		{ "dockerfile", required_argument, NULL, O_DOCKERFILE },
 		{ NULL, 0, NULL, 0 }
 	};
 	json_t		*req = request_new("deploy", NULL), *spec = json_object();
+	json_t		*repo;
 	const char	*errstr;
 	int		 ch, i;
 
@@ -611,6 +633,14 @@ cmd_deploy(int argc, char *argv[])
 		case O_TASK:
 			json_object_set_new(req, "task", json_string(optarg));
 			break;
+		case O_REPO:
+		case O_COMMIT:
+		case O_REF:
+		case O_DOCKERFILE:
+			repo_set(req, ch == O_REPO ? "url" : ch == O_COMMIT ?
+			    "commit" : ch == O_REF ? "ref" : "dockerfile",
+			    optarg);
+			break;
 		case O_STOP_TIMEOUT:
 			json_object_set_new(req, "stop_timeout", json_integer(
 			    strtonum(optarg, 0, 3600, &errstr)));
@@ -621,14 +651,34 @@ cmd_deploy(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (json_object_get(spec, "image") == NULL ||
+	if ((json_object_get(spec, "image") == NULL) ==
+	    (json_object_get(req, "repo") == NULL) ||
 	    json_object_get(req, "app") == NULL) {
-		fprintf(stderr, "berthctl: deploy needs --image and --name\n");
+		fprintf(stderr, "berthctl: deploy needs --name and one of "
+		    "--image and --repo\n");
 		usage();
 	}
+	/* A ref alone is resolved once by the builder: HEAD by default. */
+	repo = json_object_get(req, "repo");
+	if (repo != NULL && json_object_get(repo, "commit") == NULL &&
+	    json_object_get(repo, "ref") == NULL)
+		json_object_set_new(repo, "ref", json_string("HEAD"));
 	for (i = optind; i < argc; i++)
 		spec_append(spec, "cmd", json_string(argv[i]));
 	return run_simple(req, PRINT_ID);
+}
+
+/* One stage line; on stderr with --json, which keeps stdout for JSON. */
+static void
+print_progress(const struct imsg *imsg)
+{
+	struct wire_ctl_progress	 p;
+	const char			*why;
+
+	if ((why = wire_decode_ctl_progress(imsg, &p)) != NULL)
+		fatalx("berthd sent bad %s", why);
+	fprintf(json_output ? stderr : stdout, "%s %s\n", p.stage, p.text);
+	fflush(json_output ? stderr : stdout);
 }
 
 /* Send one operation and wait for its result; *fd gets a log stream. */
@@ -652,7 +702,12 @@ run_call(json_t *request, int *fd)
 	while (imsgbuf_queued(&control) > 0)
 		if (imsgbuf_write(&control) == -1)
 			fatal("write to berthd");
-	read_reply(&control, &imsg);
+	/* A deploy from git says how it goes, stage by stage. */
+	for (read_reply(&control, &imsg); imsg.hdr.type == IMSG_CTL_PROGRESS;
+	    read_reply(&control, &imsg)) {
+		print_progress(&imsg);
+		imsg_free(&imsg);
+	}
 	if (imsg.hdr.type != IMSG_CTL_RUN_RESULT)
 		fatalx("berthd sent unexpected message type %u",
 		    imsg.hdr.type);
@@ -765,14 +820,16 @@ cmd_image(int argc, char *argv[])
 static int
 cmd_apps(int argc, char *argv[])
 {
-	json_t	*result, *apps, *app;
+	json_t	*req, *result, *apps, *app;
 	size_t	 i;
 	int	 rc = EXIT_FAILURE_RUN;
 
 	(void)argv;
 	if (argc != 1)
 		usage();
-	result = run_call(request_new("list", NULL), NULL);
+	req = request_new("list", NULL);
+	result = run_call(req, NULL);
+	json_decref(req);
 	if (result_failed(result))
 		goto done;
 	rc = 0;
