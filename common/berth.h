@@ -71,6 +71,8 @@ enum imsg_type {
 	IMSG_TASK_ANSWER,	/* netd -> parent: struct wire_task_answer */
 	IMSG_EVENT_SEND,	/* parent -> netd: struct wire_event */
 	IMSG_EVENT_ACKED,	/* netd -> parent: struct wire_event_ack */
+	IMSG_NETD_SIGNED,	/* netd -> parent: empty, "tasks_signed": true */
+	IMSG_CTL_PROGRESS,	/* parent -> berthctl: struct wire_ctl_progress */
 	IMSG_TYPE_MAX
 };
 
@@ -127,6 +129,12 @@ struct wire_audit {
 
 struct wire_ctl_error {
 	char		message[256];
+};
+
+/* One stage line of a deploy from git, sent before its result. */
+struct wire_ctl_progress {
+	char		stage[16];	/* request clone detect context build deploy */
+	char		text[1024];	/* printable, no newline */
 };
 
 /*

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "berth.h"
+#include "buildreq.h"
 #include "config.h"
 #include "log.h"
 
@@ -157,6 +158,9 @@ static void	print_policy(const struct berth_conf *, const struct keyword *,
 		    FILE *, const char *);
 static void	print_nothing(const struct berth_conf *,
 		    const struct keyword *, FILE *, const char *);
+static int	kw_build(struct parser *, const struct keyword *);
+static void	print_build(const struct berth_conf *, const struct keyword *,
+		    FILE *, const char *);
 
 #define VALUE(name, kind, member, min, max)				\
 	{ (name), kw_value, print_value, FIELD(kind, member, min, max), NULL }
@@ -221,6 +225,19 @@ static const struct keyword policy_keywords[] = {
 	{ NULL, NULL, NULL, { 0, 0, 0, 0, 0 }, NULL }
 };
 
+/* The build block: each word is checked in build_apply. */
+#define BUILD_KEYWORD(name)						\
+	{ (name), kw_build, print_nothing, { 0, 0, 0, 0, 0 }, NULL }
+
+static const struct keyword build_keywords[] = {
+	BUILD_KEYWORD("repo-prefix"),
+	BUILD_KEYWORD("allow-file-urls"),
+	BUILD_KEYWORD("allow-submodules"),
+	BUILD_KEYWORD("buildpack"),
+	BUILD_KEYWORD("workspace-max"),
+	{ NULL, NULL, NULL, { 0, 0, 0, 0, 0 }, NULL }
+};
+
 static const struct keyword top_keywords[] = {
 	VALUE("state-dir", F_PATH, state_dir, 1, 0),
 	VALUE("control-socket", F_SOCKET, control_socket, 1, 0),
@@ -235,6 +252,8 @@ static const struct keyword top_keywords[] = {
 	    limits_keywords },
 	{ "policy", kw_block, print_policy, { 0, 0, 0, 0, 0 },
 	    policy_keywords },
+	{ "build", kw_block, print_build, { 0, 0, 0, 0, 0 },
+	    build_keywords },
 	{ NULL, NULL, NULL, { 0, 0, 0, 0, 0 }, NULL }
 };
 
@@ -302,6 +321,10 @@ conf_defaults(struct berth_conf *conf)
 	conf->max_concurrent_runs = 4;
 	conf->run_timeout_sec = 300;
 	policy_defaults(&conf->policy);
+	/* Builds: no URL allowed until repo-prefix says which. */
+	(void)strlcpy(conf->buildpacks[BUILD_KIND_STATIC], "berth-base:latest",
+	    sizeof(conf->buildpacks[BUILD_KIND_STATIC]));
+	conf->build_workspace_max = BUILD_WORKSPACE_DEFAULT;
 }
 
 /*
@@ -1489,6 +1512,108 @@ kw_policy(struct parser *p, const struct keyword *kw)
 	return 0;
 }
 
+/*
+ * Build statements.  Values are printed back in double quotes, so none
+ * may hold a quote, a backslash, a space or a control character.
+ */
+static int
+build_word_plain(const char *s)
+{
+	return s[0] != '\0' && printable(s) && strpbrk(s, "\"\\ \t") == NULL;
+}
+
+static const char *
+build_apply_prefix(struct berth_conf *conf, const char *word)
+{
+	const char	*scheme_end = strstr(word, "://");
+
+	if (!build_word_plain(word) || scheme_end == NULL ||
+	    scheme_end == word || strlen(word) >= BUILD_URL_LEN)
+		return "a URL prefix such as git://127.0.0.1/";
+	if (conf->nbuild_url_prefixes == BUILD_PREFIXES_MAX)
+		return "no more prefixes (the list is full)";
+	(void)strlcpy(conf->build_url_prefixes[conf->nbuild_url_prefixes++],
+	    word, BUILD_URL_LEN);
+	return NULL;
+}
+
+static const char *
+build_apply_buildpack(struct berth_conf *conf, char *const *words,
+    int nwords)
+{
+	int	 kind;
+
+	if (nwords != 2)
+		return "a kind and an image";
+	for (kind = BUILD_KIND_NODE; kind < BUILD_KIND_MAX; kind++)
+		if (strcmp(words[0], build_kind_name(kind)) == 0)
+			break;
+	if (kind == BUILD_KIND_MAX)
+		return "node, python, go, ruby, php or static";
+	if (!build_word_plain(words[1]) || strlen(words[1]) >= BUILD_IMAGE_LEN)
+		return "an image such as berth-base:latest";
+	(void)strlcpy(conf->buildpacks[kind], words[1], BUILD_IMAGE_LEN);
+	return NULL;
+}
+
+static const char *
+build_apply(struct parser *p, const char *name, char *const *words,
+    int nwords)
+{
+	struct berth_conf	*conf = p->conf;
+	uint64_t		 bytes;
+	const char		*why;
+
+	if (strcmp(name, "buildpack") == 0)
+		return build_apply_buildpack(conf, words, nwords);
+	if (nwords != 1)
+		return "one value";
+	if (strcmp(name, "repo-prefix") == 0)
+		return build_apply_prefix(conf, words[0]);
+	if (strcmp(name, "allow-file-urls") == 0)
+		return policy_word_yes_no(words[0],
+		    &conf->build_allow_file_urls);
+	if (strcmp(name, "allow-submodules") == 0)
+		return policy_word_yes_no(words[0],
+		    &conf->build_allow_submodules);
+	if ((why = policy_word_size(words[0], &bytes)) != NULL)
+		return why;
+	if (bytes < BUILD_WORKSPACE_MIN || bytes > BUILD_WORKSPACE_MAX)
+		return "a size from 1M to 1024G";
+	conf->build_workspace_max = bytes;
+	return NULL;
+}
+
+static int
+kw_build(struct parser *p, const struct keyword *kw)
+{
+	char		 words[2][CONF_TOKEN_MAX + 1];
+	char		*argv[2];
+	const char	*why;
+	int		 nwords = 0, line = p->cur.line;
+
+	while (token_is_value(&p->cur)) {
+		if (nwords == 2) {
+			expected(p, "the end of the %s statement", kw->name);
+			return -1;
+		}
+		(void)strlcpy(words[nwords], p->cur.text, sizeof(words[0]));
+		argv[nwords] = words[nwords];
+		nwords++;
+		lex(p);
+	}
+	if (nwords == 0) {
+		expected(p, "a value after %s", kw->name);
+		return -1;
+	}
+	if ((why = build_apply(p, kw->name, argv, nwords)) != NULL) {
+		conf_error(p, line, "build %s: expected %s, got \"%s\"",
+		    kw->name, why, argv[nwords - 1]);
+		return -1;
+	}
+	return 0;
+}
+
 /* NAME { statements } on one level only: blocks hold no blocks. */
 static int
 kw_block(struct parser *p, const struct keyword *kw)
@@ -2291,6 +2416,38 @@ print_policy(const struct berth_conf *conf, const struct keyword *kw,
 	(void)indent;
 	fputc('\n', fp);
 	policy_print(&conf->policy, fp);
+}
+
+static void
+print_build(const struct berth_conf *conf, const struct keyword *kw,
+    FILE *fp, const char *indent)
+{
+	uint64_t	 size = conf->build_workspace_max;
+	uint32_t	 i;
+	int		 kind;
+
+	fprintf(fp, "\n%s%s {\n", indent, kw->name);
+	for (i = 0; i < conf->nbuild_url_prefixes; i++)
+		fprintf(fp, "%s\trepo-prefix \"%s\"\n", indent,
+		    conf->build_url_prefixes[i]);
+	fprintf(fp, "%s\tallow-file-urls %s\n", indent,
+	    conf->build_allow_file_urls ? "yes" : "no");
+	fprintf(fp, "%s\tallow-submodules %s\n", indent,
+	    conf->build_allow_submodules ? "yes" : "no");
+	for (kind = BUILD_KIND_NODE; kind < BUILD_KIND_MAX; kind++)
+		if (conf->buildpacks[kind][0] != '\0')
+			fprintf(fp, "%s\tbuildpack %s \"%s\"\n", indent,
+			    build_kind_name(kind), conf->buildpacks[kind]);
+	if (size % (1ULL << 30) == 0)
+		fprintf(fp, "%s\tworkspace-max %lluG\n", indent,
+		    (unsigned long long)(size >> 30));
+	else if (size % (1ULL << 20) == 0)
+		fprintf(fp, "%s\tworkspace-max %lluM\n", indent,
+		    (unsigned long long)(size >> 20));
+	else
+		fprintf(fp, "%s\tworkspace-max %llu\n", indent,
+		    (unsigned long long)size);
+	fprintf(fp, "%s}\n", indent);
 }
 
 static void

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "berth.h"
+#include "buildreq.h"
 #include "policy.h"
 
 enum cp_protocol {
@@ -75,6 +76,14 @@ struct berth_conf {
 	uint32_t	 build_timeout_sec;
 	uint32_t	 max_concurrent_runs;		/* one-shot run tasks */
 	uint32_t	 run_timeout_sec;
+
+	/* Builds from git: the build block (buildreq.h says what they do). */
+	char		 build_url_prefixes[BUILD_PREFIXES_MAX][BUILD_URL_LEN];
+	uint32_t	 nbuild_url_prefixes;		/* 0: no builds */
+	uint32_t	 build_allow_file_urls;
+	uint32_t	 build_allow_submodules;
+	char		 buildpacks[BUILD_KIND_MAX][BUILD_IMAGE_LEN]; /* "": none */
+	uint64_t	 build_workspace_max;		/* bytes */
 };
 
 /* Fill with the documented defaults. */

@@ -100,7 +100,8 @@ static const char *const op_names[] = {
 	[RUNOP_RENAME] = "rename",
 	[RUNOP_IMAGE_REMOVE] = "image-remove",
 	[RUNOP_IMAGE_PRUNE] = "image-prune",
-	NULL
+	[RUNOP_IMAGE_BUILD] = "image-build",
+	[RUNOP_MAX] = NULL
 };
 
 static const char *const restart_names[] = {
@@ -294,6 +295,33 @@ check_workdir(const char *s)
 	return s[0] == '\0' ? NULL : check_abs_path(s);
 }
 
+/* A URL, ref or path judged in full by the builder: printable, no space. */
+static const char *
+check_word(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+			return "must not hold spaces or control characters";
+	return NULL;
+}
+
+static const char *
+check_commit(const char *s)
+{
+	if (strlen(s) != RUNOP_COMMIT_LEN - 1 ||
+	    strspn(s, "0123456789abcdef") != RUNOP_COMMIT_LEN - 1)
+		return "must be 40 lower-case hex digits";
+	return NULL;
+}
+
+static const char *
+check_repo_path(const char *s)
+{
+	if (s[0] == '/' || check_word(s) != NULL)
+		return "must be a relative path without spaces";
+	return NULL;
+}
+
 static const char *
 check_ip(const char *s)
 {
@@ -382,8 +410,19 @@ static const struct object_def health_def = {
 	health_fields, NITEMS(health_fields), NULL
 };
 
+static const struct field repo_fields[] = {
+	STR(run_repo, url, 0, check_word),
+	STR(run_repo, commit, 0, check_commit),
+	STR(run_repo, ref, 0, check_word),
+	STR(run_repo, dockerfile, 0, check_repo_path),
+};
+static const struct object_def repo_def = {
+	repo_fields, NITEMS(repo_fields), NULL
+};
+
+/* image is required by post_request: a deploy from git has none. */
 static const struct field spec_fields[] = {
-	STR(run_spec, image, 1, check_image),
+	STR(run_spec, image, 0, check_image),
 	STRV("cmd", run_spec, cmd, ncmd, RUNOP_ARG_LEN, check_text, 0),
 	STRV("env", run_spec, env, nenv, RUNOP_ENV_LEN, check_env, 0),
 	{ .key = "labels", .type = FT_LABELS },
@@ -422,6 +461,7 @@ static const struct field request_fields[] = {
 	NUM("since", run_request, since, 0, SINCE_MAX, 0, NULL),
 	STR(run_request, new_name, 0, check_app),
 	STR(run_request, image_ref, 0, check_image),
+	OBJ("repo", run_request, repo, &repo_def, 0),
 };
 static const struct object_def request_def = {
 	request_fields, NITEMS(request_fields), post_request
@@ -838,6 +878,31 @@ decode_object(struct dctx *ctx, const char *path, json_t *v,
 
 /* --- checks across fields ------------------------------------------------ */
 
+/* An image, or a repository to build it from (with what to fetch). */
+static int
+post_deploy(struct dctx *ctx, const struct run_request *req)
+{
+	const struct run_repo	*repo = &req->repo;
+
+	if (repo->url[0] == '\0') {
+		if (repo->commit[0] != '\0' || repo->ref[0] != '\0' ||
+		    repo->dockerfile[0] != '\0')
+			return fail(ctx, "repo.url", "required with the other "
+			    "repo fields");
+		if (!req->spec.given)
+			return fail(ctx, "spec", "required by op deploy");
+		if (req->spec.image[0] == '\0')
+			return fail(ctx, "spec.image", "required");
+		return 0;
+	}
+	if (req->spec.image[0] != '\0')
+		return fail(ctx, "spec.image", "not with repo.url: the image "
+		    "is the one built");
+	if (repo->commit[0] == '\0' && repo->ref[0] == '\0')
+		return fail(ctx, "repo", "needs commit or ref");
+	return 0;
+}
+
 static int
 post_request(struct dctx *ctx, const char *path, void *obj)
 {
@@ -848,8 +913,15 @@ post_request(struct dctx *ctx, const char *path, void *obj)
 	if (req->op != RUNOP_LIST && req->op != RUNOP_IMAGE_PRUNE &&
 	    req->op != RUNOP_IMAGE_REMOVE && req->app[0] == '\0')
 		return fail(ctx, "app", "required by op %s", op);
-	if (req->op == RUNOP_DEPLOY && req->spec.image[0] == '\0')
-		return fail(ctx, "spec", "required by op %s", op);
+	if (req->op == RUNOP_DEPLOY)
+		return post_deploy(ctx, req);
+	if (req->op == RUNOP_IMAGE_BUILD && (req->repo.url[0] != '\0' ||
+	    req->repo.ref[0] != '\0'))
+		return fail(ctx, req->repo.url[0] != '\0' ? "repo.url" :
+		    "repo.ref", "only with op deploy");
+	if (req->op != RUNOP_IMAGE_BUILD && (req->repo.commit[0] != '\0' ||
+	    req->repo.ref[0] != '\0' || req->repo.dockerfile[0] != '\0'))
+		return fail(ctx, "repo", "only with op deploy or image-build");
 	if (req->op == RUNOP_RENAME && req->new_name[0] == '\0')
 		return fail(ctx, "new_name", "required by op %s", op);
 	if (req->op == RUNOP_IMAGE_REMOVE && req->image_ref[0] == '\0')
@@ -908,6 +980,7 @@ post_spec(struct dctx *ctx, const char *path, void *obj)
 	struct run_spec	*spec = obj;
 	char		 sub[PATH_LEN];
 
+	spec->given = 1;
 	if (spec->memory_bytes != 0 && spec->memory_bytes < MEMORY_MIN) {
 		join(sub, path, "memory");
 		return fail(ctx, sub, "%llu is below Docker's minimum of %llu",

@@ -33,6 +33,9 @@
 #define RUNOP_PATH_LEN		256
 #define RUNOP_CAPS_MAX		16
 #define RUNOP_CAP_LEN		32
+#define RUNOP_URL_LEN		512	/* BUILD_URL_LEN */
+#define RUNOP_COMMIT_LEN	41	/* 40 lower-case hex digits */
+#define RUNOP_REF_LEN		256
 
 enum run_op {
 	RUNOP_NONE = 0,
@@ -49,6 +52,7 @@ enum run_op {
 	RUNOP_RENAME,
 	RUNOP_IMAGE_REMOVE,
 	RUNOP_IMAGE_PRUNE,
+	RUNOP_IMAGE_BUILD,	/* the build context arrives as the imsg's fd */
 	RUNOP_MAX
 };
 
@@ -113,6 +117,19 @@ struct run_spec {
 	char		 ipc_mode[32];
 	char		 devices[4][RUNOP_PATH_LEN];
 	size_t		 ndevices;
+	int		 given;		/* decoder: the object was there */
+};
+
+/*
+ * Where a deploy's image comes from when it is built here (the parent
+ * runs the build and replaces this with spec.image before the runner
+ * sees the deploy), and, for image-build, the commit the tag names.
+ */
+struct run_repo {
+	char		 url[RUNOP_URL_LEN];		/* DEPLOY only */
+	char		 commit[RUNOP_COMMIT_LEN];	/* "" or 40 hex */
+	char		 ref[RUNOP_REF_LEN];		/* DEPLOY only */
+	char		 dockerfile[RUNOP_PATH_LEN];	/* DEPLOY only */
 };
 
 struct run_request {
@@ -126,6 +143,7 @@ struct run_request {
 	int64_t		 since;				/* LOGS: unix time, 0 all */
 	char		 new_name[RUNOP_APP_LEN];	/* RENAME */
 	char		 image_ref[RUNOP_IMAGE_LEN];	/* IMAGE_REMOVE */
+	struct run_repo	 repo;			/* DEPLOY, IMAGE_BUILD */
 };
 
 /*
@@ -140,9 +158,17 @@ struct run_request {
  *          "pids_limit":128,"restart":"on-failure","restart_max_retries":3,
  *          "health":{"cmd":["wget","-q","-O-","http://127.0.0.1/"],"interval":5,"timeout":3,"retries":3},
  *          "user":"65534","workdir":"/","read_only_root":false,
- *          "privileged":false,"network_mode":"","pid_mode":"","ipc_mode":"","devices":[]}}
+ *          "privileged":false,"network_mode":"","pid_mode":"","ipc_mode":"","devices":[]},
+ *  "repo":{"url":"git://127.0.0.1/app.git","commit":"<40 hex>","ref":"main",
+ *          "dockerfile":"Dockerfile"}}
  * op names: deploy start stop restart remove inspect list logs stats wait
- * rename image-remove image-prune.
+ * rename image-remove image-prune image-build.
+ *
+ * A deploy carries either spec.image or repo.url (built first by the
+ * parent, never forwarded as such to the runner) and with repo.url one
+ * of repo.commit and repo.ref.  image-build carries task and app, and
+ * optionally repo.commit, which names the tag; its build context is the
+ * descriptor passed with the message, allowed for this op only.
  */
 
 /*

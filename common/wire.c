@@ -51,6 +51,8 @@ static const char *const imsg_type_names[IMSG_TYPE_MAX] = {
 	[IMSG_TASK_ANSWER] = "TASK_ANSWER",
 	[IMSG_EVENT_SEND] = "EVENT_SEND",
 	[IMSG_EVENT_ACKED] = "EVENT_ACKED",
+	[IMSG_NETD_SIGNED] = "NETD_SIGNED",
+	[IMSG_CTL_PROGRESS] = "CTL_PROGRESS",
 };
 
 const char *
@@ -662,5 +664,45 @@ wire_decode_event_ack(const struct imsg *imsg, struct wire_event_ack *ack)
 	    (why = wire_check_range(imsg, "acked_seq", ack->acked_seq, 1,
 	    INT32_MAX)) != NULL)
 		return why;
+	return NULL;
+}
+
+/* One printable line: what berthctl prints as it is. */
+static const char *
+wire_check_line(const struct imsg *imsg, const char *field, const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			(void)snprintf(wire_reason, sizeof(wire_reason),
+			    "%s: field %s holds a control character",
+			    imsg_type_name(imsg->hdr.type), field);
+			return wire_reason;
+		}
+	return NULL;
+}
+
+const char *
+wire_decode_ctl_progress(const struct imsg *imsg,
+    struct wire_ctl_progress *progress)
+{
+	const char	*why;
+	size_t		 n;
+
+	if ((why = wire_check_size(imsg, sizeof(*progress))) != NULL)
+		return why;
+	memcpy(progress, imsg->data, sizeof(*progress));
+	if ((why = wire_check_string(imsg, "stage", progress->stage,
+	    sizeof(progress->stage))) != NULL ||
+	    (why = wire_check_string(imsg, "text", progress->text,
+	    sizeof(progress->text))) != NULL ||
+	    (why = wire_check_line(imsg, "stage", progress->stage)) != NULL ||
+	    (why = wire_check_line(imsg, "text", progress->text)) != NULL)
+		return why;
+	n = strlen(progress->stage);
+	if (!wire_all_zero(progress->stage + n, sizeof(progress->stage) - n))
+		return "CTL_PROGRESS: data after the stage";
+	n = strlen(progress->text);
+	if (!wire_all_zero(progress->text + n, sizeof(progress->text) - n))
+		return "CTL_PROGRESS: data after the text";
 	return NULL;
 }

@@ -20,6 +20,9 @@ const char	*wire_decode_ctl_proc(const struct imsg *,
 		    struct wire_ctl_proc *);
 const char	*wire_decode_ctl_error(const struct imsg *,
 		    struct wire_ctl_error *);
+/* IMSG_CTL_PROGRESS: both strings terminated, printable, tails zero. */
+const char	*wire_decode_ctl_progress(const struct imsg *,
+		    struct wire_ctl_progress *);
 
 const char	*wire_decode_audit(const struct imsg *, struct wire_audit *);
 /*

@@ -10,8 +10,12 @@
 # engine (DOCKER_HOST or /var/run/docker.sock) or else starts the private
 # test engine (tests/fixtures/dockerd.sh), writes /etc/berth/berth.conf if
 # there is none, starts berthd in the background and shows
-# "berthctl status".  Everything it starts is recorded by pid under
-# /run/berth so that "stop" stops exactly that.
+# "berthctl status".  It ends by deploying contrib/examples/static from
+# git: a bare repository served by a git daemon on 127.0.0.1 that it
+# starts, which berth clones, builds and deploys; only if that fails
+# does it deploy the base image directly instead, and says so.
+# Everything it starts is recorded by pid under /run/berth so that
+# "stop" stops exactly that.
 
 set -u -o pipefail
 
@@ -29,6 +33,10 @@ ENGINE_DIR=/var/lib/berth-quickstart-dockerd
 ENGINE_BRIDGE=berthqs0
 ENGINE_SUBNET=172.31.252.0/24
 ENGINE_RECORD=$RUNDIR/quickstart-engine
+# The git daemon serving the example repository (127.0.0.1 only).
+GIT_BASE=/var/lib/berth-quickstart-git
+GIT_PORT=${BERTH_QUICKSTART_GIT_PORT:-9418}
+GIT_PIDFILE=$RUNDIR/quickstart-gitd.pid
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'quickstart: %s\n' "$*" >&2; exit 1; }
@@ -74,6 +82,11 @@ stop() {
 		say "berthd is not running (no live pid in $PIDFILE)"
 	fi
 	rm -f "$PIDFILE"
+	if pid=$(gitd_pid); then
+		say "stopping the git daemon (pid $pid)"
+		kill -TERM "$pid"
+	fi
+	rm -f "$GIT_PIDFILE"
 	if [ -f "$ENGINE_RECORD" ]; then
 		say "stopping the Docker engine quickstart started"
 		sh "$ROOT/tests/fixtures/dockerd.sh" down "$ENGINE_DIR" \
@@ -127,6 +140,11 @@ write_config() {
 		else
 			echo "log-level info"
 		fi
+		echo
+		echo "# Deploys from git: the quickstart's own git daemon only."
+		echo "build {"
+		printf '\trepo-prefix "git://127.0.0.1:%s/"\n' "$GIT_PORT"
+		echo "}"
 	} | (umask 077; cat >"$CONF")
 }
 
@@ -207,31 +225,123 @@ free_port() {
 	return 1
 }
 
-# The example app: busybox httpd from the local base image, deployed
-# through the runner under the policy, published on 127.0.0.1 only.
-deploy_example() {
-	local berthctl=$1 port i page
-	port=$(free_port) || die "no free port between 8080 and 8180"
-	page='<h1>Hello from berth</h1>'
-	say "deploying the example app \"hello\" on 127.0.0.1:$port"
+# The pid in GIT_PIDFILE if it is a running git daemon.
+gitd_pid() {
+	local pid
+	pid=$(cat "$GIT_PIDFILE" 2>/dev/null) || return 1
+	case $pid in
+	''|*[!0-9]*) return 1;;
+	esac
+	grep -q '^git' "/proc/$pid/comm" 2>/dev/null || return 1
+	echo "$pid"
+}
+
+# contrib/examples/static as a bare repository under GIT_BASE, one
+# commit, owned by nobody: the daemon runs as nobody, and git refuses to
+# serve a repository its user does not own.
+make_example_repo() {
+	local work=$GIT_BASE/work repo=$GIT_BASE/static.git
+	rm -rf "$work" "$repo"
+	mkdir -p "$work" || return 1
+	cp -r "$ROOT/contrib/examples/static/." "$work/" &&
+	git -C "$work" init -q -b main &&
+	git -C "$work" add -A &&
+	git -C "$work" -c user.name=quickstart \
+	    -c user.email=quickstart@localhost commit -qm "static example" &&
+	git clone -q --bare "$work" "$repo" &&
+	rm -rf "$work" &&
+	chown -R nobody:nogroup "$GIT_BASE"
+}
+
+# A git daemon on 127.0.0.1:GIT_PORT serving GIT_BASE, as nobody.
+start_gitd() {
+	local pid i
+	if pid=$(gitd_pid); then
+		say "the git daemon already runs as pid $pid"
+		return 0
+	fi
+	command -v git >/dev/null || { say "git is not installed"; return 1; }
+	make_example_repo || {
+		say "cannot make the example repository"
+		return 1
+	}
+	mkdir -p "$RUNDIR"
+	say "starting a git daemon on 127.0.0.1:$GIT_PORT for $GIT_BASE"
+	# As nobody, with a HOME nobody may read: not root's git config.
+	HOME=$GIT_BASE XDG_CONFIG_HOME=$GIT_BASE git daemon --export-all --base-path="$GIT_BASE" --reuseaddr \
+	    --listen=127.0.0.1 --port="$GIT_PORT" --user=nobody \
+	    --group=nogroup --pid-file="$GIT_PIDFILE" --detach || {
+		say "the git daemon did not start"
+		return 1
+	}
+	for ((i = 0; i < 50; i++)); do
+		git ls-remote "git://127.0.0.1:$GIT_PORT/static.git" \
+		    >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	say "the git daemon does not answer on 127.0.0.1:$GIT_PORT"
+	return 1
+}
+
+# Up to 10 s for the page on 127.0.0.1:$1 to hold the text $2.
+answers() {
+	local port=$1 text=$2 i
+	for ((i = 0; i < 50; i++)); do
+		curl -sf "http://127.0.0.1:$port/" | grep -q "$text" &&
+		    return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# contrib/examples/static from git: clone, build, deploy, then curl it.
+deploy_from_git() {
+	local berthctl=$1 port=$2
+	start_gitd || return 1
+	say "deploying contrib/examples/static from" \
+	    "git://127.0.0.1:$GIT_PORT/static.git as \"hello\" on" \
+	    "127.0.0.1:$port"
+	"$berthctl" -s "$CONTROL_SOCKET" deploy \
+	    --repo "git://127.0.0.1:$GIT_PORT/static.git" --ref main \
+	    --name hello --port "127.0.0.1:$port:8080" --memory 64M ||
+	    return 1
+	answers "$port" 'hello from the berth static example'
+}
+
+# The fallback: busybox httpd from the local base image, no build.
+deploy_image() {
+	local berthctl=$1 port=$2 page='<h1>Hello from berth</h1>'
+	say "deploying the base image directly as \"hello\" on" \
+	    "127.0.0.1:$port"
 	"$berthctl" -s "$CONTROL_SOCKET" deploy --image berth-base:latest \
 	    --name hello --port "127.0.0.1:$port:8080" --memory 64M -- \
 	    sh -c "mkdir -p /tmp/www && echo '$page' >/tmp/www/index.html &&
 	    exec httpd -f -p 8080 -h /tmp/www" ||
 	    die "deploy failed; see $LOGFILE"
-	for ((i = 0; i < 50; i++)); do
-		curl -sf "http://127.0.0.1:$port/" >/dev/null && break
-		sleep 0.2
-	done
-	curl -sf "http://127.0.0.1:$port/" | grep -q 'Hello from berth' ||
+	answers "$port" 'Hello from berth' ||
 	    die "the example app does not answer on 127.0.0.1:$port"
+}
+
+# The example app, published on 127.0.0.1 only: from git through the
+# builder and the runner, or else the base image as it is.
+deploy_example() {
+	local berthctl=$1 port how
+	port=$(free_port) || die "no free port between 8080 and 8180"
+	if deploy_from_git "$berthctl" "$port"; then
+		how="built from git://127.0.0.1:$GIT_PORT/static.git"
+	else
+		say "the deploy from git failed (see $LOGFILE);" \
+		    "falling back to deploying berth-base:latest directly"
+		deploy_image "$berthctl" "$port"
+		how="the base image deployed directly, as the deploy from git failed"
+	fi
 	"$berthctl" -s "$CONTROL_SOCKET" apps
 
 	cat <<EOF
 
 berth is running: berthd pid $(cat "$PIDFILE"), log $LOGFILE,
 configuration $CONF.
-The example app answers:
+The example app ($how) answers:
 
     curl http://127.0.0.1:$port/
 
@@ -239,8 +349,8 @@ Try: berthctl -s $CONTROL_SOCKET logs hello
      berthctl audit verify
 Stop everything with: sudo $0 stop
 
-Still to come: enrolment with the reference control plane and deploys
-from git through the builder (see the open issues).
+Still to come: enrolment with the reference control plane (see the open
+issues).
 EOF
 }
 

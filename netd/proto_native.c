@@ -77,6 +77,7 @@ static struct {
 	int			 enrolled;
 	int			 stopped;	/* token used up */
 	int			 server_intervals; /* the server has spoken */
+	int			 signed_told;	/* parent knows tasks_signed */
 	EVP_PKEY		*key;
 	char			 public_key[BASE64URL_LEN(32) + 1];
 	char			 node_id[WIRE_ID_LEN];
@@ -291,6 +292,14 @@ native_intervals(json_t *answer)
 	json_int_t	 hb = nat.heartbeat_sec, poll = nat.poll_timeout_sec;
 	json_int_t	 retry = nat.retry_max_sec;
 
+	/* The parent keeps the one-way latch; tell it once. */
+	if (nat.enrolled && !nat.signed_told &&
+	    json_is_true(json_object_get(answer, "tasks_signed"))) {
+		if (imsgev_compose(nat.parent, IMSG_NETD_SIGNED, 0, 0, -1,
+		    NULL, 0) == -1)
+			fatal("%s: compose", __func__);
+		nat.signed_told = 1;
+	}
 	if (!json_is_object(iv))
 		return;
 	nat.server_intervals = 1;

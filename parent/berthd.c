@@ -390,6 +390,7 @@ main(int argc, char *argv[])
 	netd_feed_init(parent_base, &parent_conf);
 	/* The node key is made, and the binary hashed, while we may. */
 	tasks_init(parent_base, &parent_conf, self);
+	deploy_init(parent_base, &parent_conf);
 	proc_start_all(parent_base, &parent_conf, self);
 	/* jansson opens /dev/urandom on first use: do it before confinement. */
 	json_object_seed(0);

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,6 +335,52 @@ control_resolve_binds(struct run_request *req)
 	return NULL;
 }
 
+/*
+ * A deploy from git: deploy.c reports to the client by its id, so a
+ * client that went away meanwhile is simply not found.
+ */
+static void
+control_deploy_progress(void *arg, const char *stage, const char *text)
+{
+	struct control_client		*client;
+	struct wire_ctl_progress	 p;
+
+	if ((client = control_find((uint32_t)(uintptr_t)arg)) == NULL)
+		return;
+	memset(&p, 0, sizeof(p));
+	(void)strlcpy(p.stage, stage, sizeof(p.stage));
+	(void)strlcpy(p.text, text, sizeof(p.text));
+	if (imsgev_compose(&client->iev, IMSG_CTL_PROGRESS, 0, 0, -1, &p,
+	    sizeof(p)) == -1)
+		log_warn("control client %u: compose", client->id);
+}
+
+static void
+control_deploy_done(void *arg, const char *json)
+{
+	struct control_client	*client;
+
+	if ((client = control_find((uint32_t)(uintptr_t)arg)) != NULL)
+		control_run_reply(client, json, -1);
+}
+
+static void
+control_deploy_git(struct control_client *client, struct run_request *req)
+{
+	struct deploy_owner	 owner = { control_deploy_progress,
+				    control_deploy_done,
+				    (void *)(uintptr_t)client->id };
+	char			 err[512];
+	char			*json;
+
+	if ((json = runop_encode(req)) == NULL)
+		fatalx("%s: runop_encode", __func__);
+	err[0] = '\0';
+	if (deploy_start(json, strlen(json), &owner, err, sizeof(err)) == -1)
+		control_run_refuse(client, req->task, "deploy", err);
+	free(json);
+}
+
 static struct control_pending *
 control_pending_slot(void)
 {
@@ -372,6 +419,11 @@ control_run(struct control_client *client, const struct imsg *imsg)
 			runop_free(&req);
 			return;
 		}
+	}
+	if (req.op == RUNOP_DEPLOY && req.repo.url[0] != '\0') {
+		control_deploy_git(client, &req);
+		runop_free(&req);
+		return;
 	}
 	json = runop_encode(&req);
 	runop_free(&req);

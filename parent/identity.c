@@ -187,6 +187,22 @@ identity_store_enrolment(struct identity *id,
 }
 
 int
+identity_latch_signed(struct identity *id)
+{
+	struct wire_netd_enrolled	 en;
+	int				 rc;
+
+	memset(&en, 0, sizeof(en));
+	(void)strlcpy(en.node_id, id->node_id, sizeof(en.node_id));
+	(void)strlcpy(en.credential, id->credential, sizeof(en.credential));
+	memcpy(en.task_key, id->task_key, sizeof(en.task_key));
+	en.tasks_signed = 1;
+	rc = identity_store_enrolment(id, &en);
+	explicit_bzero(&en, sizeof(en));
+	return rc;
+}
+
+int
 identity_forget_enrolment(struct identity *id)
 {
 	char	 path[BERTH_PATH_LEN + 32];

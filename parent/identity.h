@@ -31,6 +31,8 @@ int	 identity_load(struct identity *, const char *state_dir);
 /* Store an enrolment answer before it is used.  0 or -1 (logged). */
 int	 identity_store_enrolment(struct identity *,
 	    const struct wire_netd_enrolled *);
+/* Set the tasks_signed latch, on disk first.  0 or -1 (logged). */
+int	 identity_latch_signed(struct identity *);
 /* The control plane forgot us (credential_unknown): enrol again. */
 int	 identity_forget_enrolment(struct identity *);
 /* SHA-256 of a file as hex, for binary_sha256.  0 or -1. */

@@ -47,6 +47,12 @@ int	 proc_all_reaped(void);
 int	 proc_request_status(uint32_t peerid);
 int	 proc_send_run_request(uint32_t request_id, const char *json,
 	    size_t len);
+/* The same with a descriptor (the build context), which it then owns. */
+int	 proc_send_run_request_fd(uint32_t request_id, const char *json,
+	    size_t len, int fd);
+/* A build request (or cancel) to the builder, peerid request_id. */
+int	 proc_send_build_request(uint32_t request_id, const char *json,
+	    size_t len);
 /* uid, gid, Seccomp, NoNewPrivs and CapEff of pid, from /proc. */
 void	 proc_read_status(pid_t, struct wire_ctl_proc *);
 /* Send to one child; -1 if its channel is closed or the queue is full. */
@@ -67,6 +73,22 @@ void	 tasks_node_tick(int, short, void *);
 /* A protocol message from netd; -1 if it is not one or is malformed. */
 int	 tasks_netd_message(struct imsg *);
 void	 tasks_run_result(struct imsg *);
+
+/* deploy.c: deploys from git (clone, build, deploy). */
+/* Requests of deploys carry this bit in their peerid, to both children. */
+#define DEPLOY_REQUEST_BIT	0x40000000u
+struct deploy_owner {
+	/* A stage line ("clone", "ok <commit>"), then exactly one done. */
+	void	(*progress)(void *arg, const char *stage, const char *text);
+	void	(*done)(void *arg, const char *result_json);
+	void	*arg;
+};
+void	 deploy_init(struct event_base *, const struct berth_conf *);
+/* A runop deploy with repo.url; -1 with err if refused at once. */
+int	 deploy_start(const char *json, size_t len,
+	    const struct deploy_owner *, char *err, size_t errlen);
+void	 deploy_builder_message(struct imsg *);
+void	 deploy_run_result(struct imsg *);
 
 /* control.c */
 void	 control_init(const char *path, gid_t group);

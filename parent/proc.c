@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "buildreq.h"
 #include "log.h"
 #include "parent.h"
 #include "policy.h"
@@ -108,10 +109,15 @@ proc_start(struct event_base *base, struct child *child,
 	 * descriptors (log streams), and netd's carries tasks (JSON up to
 	 * TASK_JSON_MAX); the others keep the small cap.
 	 */
+	/*
+	 * The builder's passes the build context's descriptor and carries
+	 * build messages of up to BUILDREQ_JSON_MAX.
+	 */
 	if (imsgev_init(&child->iev, base, sp[0],
-	    child->role == ROLE_RUNNER || child->role == ROLE_NETD ?
-	    BERTH_IMSG_RUN_MAX : BERTH_IMSG_MAX,
-	    child->role == ROLE_RUNNER, proc_dispatch, child) == -1)
+	    child->role == ROLE_RUNNER || child->role == ROLE_NETD ||
+	    child->role == ROLE_BUILDER ? BERTH_IMSG_RUN_MAX : BERTH_IMSG_MAX,
+	    child->role == ROLE_RUNNER || child->role == ROLE_BUILDER,
+	    proc_dispatch, child) == -1)
 		fatal("%s: imsgev_init", __func__);
 	child->channel_open = 1;
 	proc_send_conf(child, conf);
@@ -356,6 +362,8 @@ proc_handle_run_result(struct child *child, struct imsg *imsg)
 	}
 	if (imsg->hdr.peerid & TASKS_REQUEST_BIT)
 		tasks_run_result(imsg);
+	else if (imsg->hdr.peerid & DEPLOY_REQUEST_BIT)
+		deploy_run_result(imsg);
 	else
 		control_run_result(imsg);
 }
@@ -385,6 +393,51 @@ proc_send_run_request(uint32_t request_id, const char *json, size_t len)
 	}
 	return imsgev_compose(&runner->iev, IMSG_RUN_REQUEST, request_id,
 	    getpid(), -1, json, len);
+}
+
+int
+proc_send_run_request_fd(uint32_t request_id, const char *json, size_t len,
+    int fd)
+{
+	struct child	*runner = &children[ROLE_RUNNER];
+
+	if (!runner->channel_open || !runner->ready) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return imsgev_compose(&runner->iev, IMSG_RUN_REQUEST, request_id,
+	    getpid(), fd, json, len);
+}
+
+int
+proc_send_build_request(uint32_t request_id, const char *json, size_t len)
+{
+	struct child	*builder = &children[ROLE_BUILDER];
+
+	if (!builder->channel_open || !builder->ready) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return imsgev_compose(&builder->iev, IMSG_BUILD_REQUEST, request_id,
+	    getpid(), -1, json, len);
+}
+
+/* What the builder says about a build; only the builder may. */
+static void
+proc_handle_build(struct child *child, struct imsg *imsg)
+{
+	const char	*why = NULL;
+
+	if (child->role != ROLE_BUILDER || (why = wire_decode_json(imsg,
+	    BUILDREQ_JSON_MAX, imsg->hdr.type == IMSG_BUILD_CONTEXT)) !=
+	    NULL) {
+		log_warnx("%s sent a bad %s: %s; stopping berthd",
+		    role_name(child->role), imsg_type_name(imsg->hdr.type),
+		    child->role != ROLE_BUILDER ? "not the builder" : why);
+		parent_shutdown(1);
+		return;
+	}
+	deploy_builder_message(imsg);
 }
 
 static void
@@ -429,11 +482,17 @@ proc_dispatch(int fd, short event, void *arg)
 		case IMSG_RUN_RESULT:
 			proc_handle_run_result(child, &imsg);
 			break;
+		case IMSG_BUILD_LOG:
+		case IMSG_BUILD_CONTEXT:
+		case IMSG_BUILD_DONE:
+			proc_handle_build(child, &imsg);
+			break;
 		case IMSG_NETD_ENROLLED:
 		case IMSG_NETD_REENROL:
 		case IMSG_TASK_OFFER:
 		case IMSG_TASK_ANSWER:
 		case IMSG_EVENT_ACKED:
+		case IMSG_NETD_SIGNED:
 			/* Only netd speaks the protocol. */
 			if (child->role != ROLE_NETD ||
 			    tasks_netd_message(&imsg) == -1) {

@@ -6,7 +6,8 @@
  * than the network), verify the signature with the pinned key, the node
  * id, the expiry and the seq against the journal, journal it, ask netd to
  * accept, and only on the control plane's 200 hand it to the runner as a
- * run_request.  Every outcome becomes an event in the spool before netd
+ * run_request (or, for a deploy from git, to deploy.c, which builds
+ * first).  Every outcome becomes an event in the spool before netd
  * is asked to send it; every refusal is also an audit record.
  */
 #include <sys/types.h>
@@ -357,8 +358,11 @@ tasks_admit(const struct task *t)
 {
 	switch (t->kind) {
 	case TASK_DEPLOY:
-		if (t->spec.repo_url != NULL)
-			return "builds from git arrive with the builder";
+		if (t->spec.repo_url != NULL &&
+		    (strlen(t->spec.repo_url) >= RUNOP_URL_LEN ||
+		    strlen(t->spec.repo_ref) >= RUNOP_REF_LEN ||
+		    strlen(t->spec.dockerfile) >= RUNOP_PATH_LEN))
+			return "repository url, ref or dockerfile too long";
 		if (t->spec.nports > RUNOP_PORTS_MAX)
 			return "too many ports";
 		if (t->spec.nenv > RUNOP_ENV_MAX)
@@ -464,6 +468,16 @@ tasks_deploy_request(const struct task *t, struct run_request *req)
 	size_t			 i;
 
 	(void)strlcpy(spec->image, t->spec.image, sizeof(spec->image));
+	if (t->spec.repo_url != NULL) {
+		(void)strlcpy(req->repo.url, t->spec.repo_url,
+		    sizeof(req->repo.url));
+		(void)strlcpy(req->repo.commit, t->spec.repo_commit,
+		    sizeof(req->repo.commit));
+		(void)strlcpy(req->repo.ref, t->spec.repo_ref,
+		    sizeof(req->repo.ref));
+		(void)strlcpy(req->repo.dockerfile, t->spec.dockerfile,
+		    sizeof(req->repo.dockerfile));
+	}
 	for (i = 0; i < t->spec.nenv; i++)
 		spec->env[spec->nenv++] = tasks_env_entry(&t->spec.env[i]);
 	for (i = 0; i < t->spec.ncmd; i++)
@@ -523,6 +537,90 @@ tasks_stage(enum task_kind kind)
 	}
 }
 
+/*
+ * A deploy from git runs through deploy.c (builder, then runner); its
+ * stages become running events, one per stage as it starts, its result
+ * the final event.  Build log lines are not events.
+ */
+struct tasks_deploy {
+	char		 task_id[WIRE_ID_LEN];
+	char		 stage[16];
+};
+
+static const char *
+tasks_deploy_stage(const char *stage)
+{
+	static const char *const stages[] = { "clone", "detect", "build",
+	    "pull", "create", "start", "health", NULL };
+	size_t	 i;
+
+	if (strcmp(stage, "deploy") == 0)
+		return "switch";
+	for (i = 0; stages[i] != NULL; i++)
+		if (strcmp(stage, stages[i]) == 0)
+			return stages[i];
+	return "";
+}
+
+static void
+tasks_deploy_progress(void *arg, const char *stage, const char *text)
+{
+	struct tasks_deploy	*td = arg;
+	struct journal_entry	*e;
+	const char		*s = tasks_deploy_stage(stage);
+
+	if ((e = journal_find(&tasks.journal, td->task_id)) == NULL ||
+	    strcmp(s, td->stage) == 0)
+		return;
+	(void)strlcpy(td->stage, s, sizeof(td->stage));
+	tasks_event(e, "running", s, text);
+}
+
+static void
+tasks_deploy_done(void *arg, const char *result)
+{
+	struct tasks_deploy	*td = arg;
+	struct journal_entry	*e;
+	const char		*error = "";
+	json_t			*v;
+	int			 ok = 0;
+
+	if ((e = journal_find(&tasks.journal, td->task_id)) != NULL) {
+		if ((v = json_loads(result, 0, NULL)) == NULL ||
+		    json_unpack(v, "{s:b, s?s}", "ok", &ok, "error",
+		    &error) == -1)
+			tasks_event(e, "failed", "", "bad deploy result");
+		else
+			tasks_event(e, ok ? "succeeded" : "failed", "",
+			    ok ? "" : error);
+		json_decref(v);
+	}
+	free(td);
+}
+
+/* Hand a deploy from git to deploy.c; the task is then running. */
+static void
+tasks_run_from_git(struct journal_entry *e, const char *json)
+{
+	struct deploy_owner	 owner;
+	struct tasks_deploy	*td;
+	char			 err[256] = "";
+
+	if ((td = calloc(1, sizeof(*td))) == NULL)
+		fatal("%s", __func__);
+	(void)strlcpy(td->task_id, e->id, sizeof(td->task_id));
+	owner.progress = tasks_deploy_progress;
+	owner.done = tasks_deploy_done;
+	owner.arg = td;
+	if (deploy_start(json, strlen(json), &owner, err, sizeof(err)) ==
+	    -1) {
+		free(td);
+		tasks_event(e, "failed", "clone", err);
+		return;
+	}
+	(void)journal_set_state(&tasks.journal, e, JOURNAL_RUNNING);
+}
+
 static struct tasks_pending *
 tasks_pending_slot(void)
 {
@@ -547,6 +645,12 @@ tasks_run(struct journal_entry *e)
 		tasks_event(e, "failed", "", "journalled task unreadable");
 		task_free(&t);
 		return;
+	}
+	if (t.spec.repo_url != NULL) {
+		if ((json = runop_encode(&req)) == NULL)
+			fatalx("%s: runop_encode", __func__);
+		tasks_run_from_git(e, json);
+		goto done;
 	}
 	tasks_event(e, "running", tasks_stage(t.kind), "");
 	if ((slot = tasks_pending_slot()) == NULL ||
@@ -693,6 +797,25 @@ tasks_reenrol(void)
 	tasks_send_identity();
 }
 
+/*
+ * The control plane said it signs tasks: from now on every task must be
+ * signed, also after a restart (PROTOCOL.md 5.3, a one-way latch).
+ */
+static void
+tasks_latch_signed(void)
+{
+	if (!tasks.identity.enrolled || tasks.identity.tasks_signed)
+		return;
+	if (identity_latch_signed(&tasks.identity) == -1) {
+		log_warnx("cannot store the tasks_signed latch; stopping "
+		    "berthd");
+		parent_shutdown(1);
+		return;
+	}
+	log_info("the control plane signs tasks: unsigned ones are refused "
+	    "from now on");
+}
+
 /* A message from netd about the protocol; 0, or -1 if not one of ours. */
 int
 tasks_netd_message(struct imsg *imsg)
@@ -720,6 +843,11 @@ tasks_netd_message(struct imsg *imsg)
 		return 0;
 	case IMSG_EVENT_ACKED:
 		tasks_event_acked(imsg);
+		return 0;
+	case IMSG_NETD_SIGNED:
+		if ((why = wire_decode_empty(imsg)) != NULL)
+			return -1;
+		tasks_latch_signed();
 		return 0;
 	default:
 		return -1;

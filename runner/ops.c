@@ -124,6 +124,11 @@ struct op_state {
 	char			 failure[ERROR_LEN * 2];
 
 	struct log_stream	*logs;
+
+	/* image-build: the context tar from the builder, and what came back. */
+	int			 body_fd;
+	struct build_output	*build;
+	char			 tag[RUNOP_IMAGE_LEN];
 };
 
 TAILQ_HEAD(op_states, op_state);
@@ -159,6 +164,7 @@ static void	 stats_run(struct op_state *);
 static void	 wait_run(struct op_state *);
 static void	 image_remove_run(struct op_state *);
 static void	 image_prune_run(struct op_state *);
+static void	 image_build_run(struct op_state *);
 
 #define OWNED	FIND_OWNED
 #define ANY	FIND_ANY
@@ -180,6 +186,8 @@ static const struct op_def op_defs[RUNOP_MAX] = {
 				    image_remove_run },
 	[RUNOP_IMAGE_PRUNE] =	{ "image.prune",	0, NONE,
 				    image_prune_run },
+	[RUNOP_IMAGE_BUILD] =	{ "image.build",	0, NONE,
+				    image_build_run },
 };
 #undef OWNED
 #undef ANY
@@ -188,6 +196,7 @@ static const struct op_def op_defs[RUNOP_MAX] = {
 static void	 op_begin(struct op_state *);
 static void	 op_done(struct op_state *);
 static void	 logs_free(struct log_stream *);
+static void	 build_free(struct op_state *);
 
 /* --- messages to the parent ---------------------------------------------- */
 
@@ -369,6 +378,7 @@ op_done(struct op_state *st)
 	if (st->dreq != NULL)
 		docker_request_cancel(st->dreq);
 	logs_free(st->logs);
+	build_free(st);
 	(void)strlcpy(app, st->req.app, sizeof(app));
 	TAILQ_REMOVE(&ops->states, st, entry);
 	ops->nstates--;
@@ -1877,6 +1887,175 @@ image_prune_run(struct op_state *st)
 	    image_pruned);
 }
 
+/* --- image build --------------------------------------------------------- */
+
+/* A ceiling only: the parent's build-timeout ends a deploy sooner. */
+#define BUILD_CALL_MS		(2L * 60 * 60 * 1000)
+
+static void
+build_free(struct op_state *st)
+{
+	if (st->body_fd != -1) {
+		close(st->body_fd);
+		st->body_fd = -1;
+	}
+	if (st->build != NULL) {
+		build_output_clear(st->build);
+		free(st->build);
+		st->build = NULL;
+	}
+}
+
+/*
+ * berth/APP:TAG, TAG the commit's first 12 hex digits, else the task id
+ * made a tag (Docker allows [A-Za-z0-9_.-] there, not ':').
+ */
+static void
+build_tag(struct op_state *st)
+{
+	char	 tag[RUNOP_TASK_LEN + 8];
+	size_t	 i;
+
+	if (st->req.repo.commit[0] != '\0')
+		(void)snprintf(tag, sizeof(tag), "%.12s", st->req.repo.commit);
+	else {
+		(void)snprintf(tag, sizeof(tag), "t-%s", st->req.task[0] !=
+		    '\0' ? st->req.task : "local");
+		for (i = 0; tag[i] != '\0'; i++)
+			if (tag[i] == ':')
+				tag[i] = '-';
+	}
+	(void)snprintf(st->tag, sizeof(st->tag), "berth/%s:%s", st->req.app,
+	    tag);
+}
+
+/* The query: no remote=, no buildargs, no host network (GUIDE §2.1, §7). */
+static int
+build_path(struct op_state *st, char *path, size_t len)
+{
+	const struct policy	*p = &st->ops->policy;
+	json_t			*labels;
+	char			*text;
+	char			 tag[RUNOP_IMAGE_LEN * 3];
+	char			 df[RUNOP_PATH_LEN * 3], lab[1024], mem[64];
+	int			 n, rc;
+
+	labels = json_pack("{s:s,s:s,s:s}", "berth.node", st->ops->node_label,
+	    "berth.app", st->req.app, "berth.task", st->req.task);
+	text = json_dumps(labels, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(labels);
+	if (text == NULL)
+		return -1;
+	rc = docker_urlencode(text, lab, sizeof(lab));
+	free(text);
+	if (rc == -1 || docker_urlencode(st->tag, tag, sizeof(tag)) == -1 ||
+	    docker_urlencode(st->req.repo.dockerfile[0] != '\0' ?
+	    st->req.repo.dockerfile : "Dockerfile", df, sizeof(df)) == -1)
+		return -1;
+	mem[0] = '\0';
+	/* RUN steps get no limits unless asked: the policy's ceiling. */
+	if (p->memory_max != 0)
+		(void)snprintf(mem, sizeof(mem), "&memory=%llu&memswap=%llu",
+		    (unsigned long long)p->memory_max,
+		    (unsigned long long)p->memory_max);
+	n = snprintf(path, len, "/build?t=%s&dockerfile=%s&rm=1&forcerm=1&"
+	    "pull=0&networkmode=none&labels=%s%s", tag, df, lab, mem);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+static int
+build_log_line(void *arg, const char *text, size_t len)
+{
+	struct op_state	*st = arg;
+
+	log_debug("build %s: %.*s", st->req.task, (int)(len > 200 ? 200 :
+	    len), text);
+	return 0;
+}
+
+static int
+build_chunk(struct docker_request *req, const char *data, size_t len,
+    void *arg)
+{
+	struct op_state	*st = arg;
+
+	(void)req;
+	(void)build_output_feed(st->build, data, len);
+	/* A protocol error ends the transfer; a failed build reads on. */
+	return st->build->broken ? -1 : 0;
+}
+
+static void
+build_audit(struct op_state *st, const char *result)
+{
+	send_audit(st->ops, st->req.task, "image.build", st->tag,
+	    st->audit_hash, result);
+}
+
+static void
+build_done(struct docker_request *req, int status, const char *reason,
+    const char *body, size_t len, void *arg)
+{
+	struct op_state	*st = arg;
+	json_t		*res;
+	char		 err[ERROR_LEN], result[ERROR_LEN + 16];
+
+	(void)req;
+	st->dreq = NULL;
+	if (status < 200 || status >= 300)
+		docker_error(status, reason, body, len, err, sizeof(err));
+	else if (build_output_finish(st->build) != BUILD_OK)
+		(void)strlcpy(err, build_output_error(st->build), sizeof(err));
+	else {
+		build_audit(st, "ok");
+		res = result_ok(st);
+		json_object_set_new(res, "image", json_string(st->tag));
+		json_object_set_new(res, "id", json_string(
+		    build_output_image_id(st->build)));
+		op_finish(st, res);
+		return;
+	}
+	ascii_clean(err);
+	(void)snprintf(result, sizeof(result), "error: %s", err);
+	build_audit(st, result);
+	op_fail(st, "build: %s", err);
+}
+
+static void
+image_build_run(struct op_state *st)
+{
+	struct docker_request_spec	 spec;
+	char				 path[PATH_LEN * 2];
+
+	build_tag(st);
+	if (build_path(st, path, sizeof(path)) == -1) {
+		op_refuse(st, "build: the request does not fit a URL");
+		return;
+	}
+	audit_sha256_hex(path, strlen(path), st->audit_hash);
+	if ((st->build = calloc(1, sizeof(*st->build))) == NULL ||
+	    fcntl(st->body_fd, F_SETFL, O_NONBLOCK) == -1) {
+		op_fail(st, "build: %s", strerror(errno));
+		return;
+	}
+	build_output_init(st->build, build_log_line, st);
+	memset(&spec, 0, sizeof(spec));
+	spec.method = "POST";
+	spec.path = path;
+	spec.content_type = "application/x-tar";
+	spec.body_source = DOCKER_BODY_FD;
+	spec.body_fd = st->body_fd;
+	spec.mode = DOCKER_STREAM;
+	spec.timeout_ms = BUILD_CALL_MS;
+	spec.on_chunk = build_chunk;
+	spec.on_done = build_done;
+	spec.arg = st;
+	if ((st->dreq = docker_request(st->ops->docker, &spec)) == NULL) {
+		build_audit(st, "error: cannot start the request");
+		op_fail(st, "build: cannot start the request");
+	}
+}
+
 /* --- logs ---------------------------------------------------------------- */
 
 static void
@@ -2204,14 +2383,36 @@ void
 ops_request(struct runner_ops *ops, uint32_t peerid, const char *json,
     size_t len)
 {
+	ops_request_fd(ops, peerid, json, len, -1);
+}
+
+/* image-build needs its context, and nothing else takes a descriptor. */
+static const char *
+request_fd_check(const struct run_request *req, int fd)
+{
+	if (req->op == RUNOP_IMAGE_BUILD && fd == -1)
+		return "image-build: no build context descriptor";
+	if (req->op != RUNOP_IMAGE_BUILD && fd != -1)
+		return "request: a descriptor comes only with image-build";
+	return NULL;
+}
+
+void
+ops_request_fd(struct runner_ops *ops, uint32_t peerid, const char *json,
+    size_t len, int fd)
+{
 	struct op_state	*st;
+	const char	*why;
 	char		 err[ERROR_LEN], hash[AUDIT_HASH_HEX + 1];
 
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		fatal("%s", __func__);
+	st->body_fd = -1;
 	audit_sha256_hex(json, len, hash);
 	if (runop_decode(json, len, &st->req, err, sizeof(err)) == -1)
 		refuse_request(ops, peerid, &st->req, hash, err);
+	else if ((why = request_fd_check(&st->req, fd)) != NULL)
+		refuse_request(ops, peerid, &st->req, hash, why);
 	else if (!ops->have_policy)
 		refuse_request(ops, peerid, &st->req, hash, "no policy yet");
 	else if (policy_check(&ops->policy, &st->req, err, sizeof(err)) == -1)
@@ -2220,6 +2421,7 @@ ops_request(struct runner_ops *ops, uint32_t peerid, const char *json,
 		st->ops = ops;
 		st->def = &op_defs[st->req.op];
 		st->peerid = peerid;
+		st->body_fd = fd;
 		(void)strlcpy(st->audit_hash, hash, sizeof(st->audit_hash));
 		TAILQ_INSERT_TAIL(&ops->states, st, entry);
 		ops->nstates++;
@@ -2229,6 +2431,8 @@ ops_request(struct runner_ops *ops, uint32_t peerid, const char *json,
 			op_accept(st);
 		return;
 	}
+	if (fd != -1)
+		close(fd);
 	runop_free(&st->req);
 	free(st);
 }
@@ -2268,6 +2472,7 @@ ops_free(struct runner_ops *ops)
 		if (st->dreq != NULL)
 			docker_request_cancel(st->dreq);
 		logs_free(st->logs);
+		build_free(st);
 		runop_free(&st->req);
 		free(st->body);
 		free(st);

@@ -27,6 +27,11 @@
  *			 "memory_bytes":123,"memory_limit":456,"pids":3}
  *	image-remove	{"ok":true,"image":"app:1","id":"sha256:<64 hex>"}
  *	image-prune	{"ok":true,"deleted":2,"space_reclaimed":12345}
+ *	image-build	{"ok":true,"app":"web","image":"berth/web:<12 hex>",
+ *			 "id":"sha256:<64 hex>"}; the build context is the
+ *			 descriptor sent with the request, streamed to
+ *			 POST /build; a failure carries dockerd's
+ *			 errorDetail message
  */
 #ifndef BERTH_RUNNER_OPS_H
 #define BERTH_RUNNER_OPS_H
@@ -55,6 +60,9 @@ void		 ops_set_engine(struct runner_ops *, int reachable);
 /* One IMSG_RUN_REQUEST payload; answered later, exactly once. */
 void		 ops_request(struct runner_ops *, uint32_t peerid,
 		    const char *json, size_t len);
+/* The same with the imsg's descriptor (-1 if none), which it owns. */
+void		 ops_request_fd(struct runner_ops *, uint32_t peerid,
+		    const char *json, size_t len, int fd);
 /* Requests accepted and not yet answered or, for logs, not yet ended. */
 size_t		 ops_inflight(const struct runner_ops *);
 

@@ -167,6 +167,23 @@ rule_image(const struct policy *p, const struct run_spec *spec,
 	    "image pattern", show(spec->image, b, sizeof(b)));
 }
 
+/*
+ * "berth/APP:TAG" for the request's own app: an image the runner built
+ * itself (image-build tags only so, and there is no pull), which the
+ * image allowlist need not name.  Another app's berth/ image still has
+ * to match a pattern.
+ */
+static int
+built_for_app(const struct run_request *req)
+{
+	const char	*image = req->spec.image;
+	size_t		 n = strlen(req->app);
+
+	return strncmp(image, "berth/", 6) == 0 && n > 0 &&
+	    strncmp(image + 6, req->app, n) == 0 && image[6 + n] == ':' &&
+	    image[7 + n] != '\0';
+}
+
 /* Absolute, and no ".", "..", "//" or final "/" the string would hide. */
 static int
 path_normalised(const char *s)
@@ -361,9 +378,16 @@ policy_check(const struct policy *p, const struct run_request *req,
 		err[0] = '\0';
 	if (req->op != RUNOP_DEPLOY)
 		return 0;
-	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+	/* The parent builds first and sends the image; never the repo. */
+	if (req->repo.url[0] != '\0')
+		return refuse(err, errlen, "repo.url: the runner deploys "
+		    "images; the parent builds from git first");
+	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		if (rules[i] == rule_image && built_for_app(req))
+			continue;
 		if (rules[i](p, &req->spec, err, errlen) == -1)
 			return -1;
+	}
 	return 0;
 }
 

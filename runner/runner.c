@@ -7,9 +7,10 @@
  * and pipes, and never forks or execs.
  *
  * From the parent: IMSG_POLICY (once, before any request is carried
- * out), IMSG_RUN_REQUEST (runop JSON), IMSG_PROC_STATUS_REQ.  To the
- * parent: IMSG_RUN_RESULT (one per request, with a pipe for logs) and
- * IMSG_AUDIT.
+ * out), IMSG_RUN_REQUEST (runop JSON; image-build's carries the read
+ * end of the build-context tar the builder writes), IMSG_PROC_STATUS_REQ.
+ * To the parent: IMSG_RUN_RESULT (one per request, with a pipe for logs)
+ * and IMSG_AUDIT.
  */
 #include <sys/types.h>
 
@@ -169,12 +170,18 @@ runner_dispatch_parent(int fd, short event, void *arg)
 			runner_policy(&imsg);
 			break;
 		case IMSG_RUN_REQUEST:
+			/*
+			 * A descriptor may come along: ops takes it only
+			 * with image-build (the build context) and refuses
+			 * any other op that carries one.
+			 */
 			if ((why = wire_decode_json(&imsg, RUNOP_JSON_MAX,
-			    0)) != NULL)
+			    1)) != NULL)
 				fatalx("%s: parent sent bad %s", __func__, why);
 			/* The JSON itself is judged, and answered, by ops. */
-			ops_request(ops, imsg.hdr.peerid, imsg.data,
-			    imsg.hdr.len);
+			ops_request_fd(ops, imsg.hdr.peerid, imsg.data,
+			    imsg.hdr.len, imsg.fd);
+			imsg.fd = -1;	/* ops owns it now */
 			break;
 		default:
 			fatalx("%s: parent sent unknown message type %u",

@@ -50,7 +50,15 @@ check_request(const struct run_request *req)
 	for (i = 0; i < spec->nports; i++)
 		if (spec->ports[i].container_port == 0)
 			abort();
-	if (req->op == RUNOP_DEPLOY && spec->image[0] == '\0')
+	check_string(req->repo.url, sizeof(req->repo.url));
+	check_string(req->repo.commit, sizeof(req->repo.commit));
+	check_string(req->repo.ref, sizeof(req->repo.ref));
+	check_string(req->repo.dockerfile, sizeof(req->repo.dockerfile));
+	/* A deploy has an image or a repository to build one from. */
+	if (req->op == RUNOP_DEPLOY &&
+	    (spec->image[0] == '\0') == (req->repo.url[0] == '\0'))
+		abort();
+	if (req->op != RUNOP_DEPLOY && req->repo.url[0] != '\0')
 		abort();
 }
 

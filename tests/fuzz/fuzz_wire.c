@@ -32,6 +32,7 @@ decode(unsigned int which, const struct imsg *imsg)
 	struct wire_proc_ready	 ready;
 	struct wire_ctl_proc	 proc;
 	struct wire_ctl_error	 error;
+	struct wire_ctl_progress progress;
 
 	switch (which) {
 	case 0:
@@ -60,9 +61,15 @@ decode(unsigned int which, const struct imsg *imsg)
 			check_string(proc.user, sizeof(proc.user));
 		}
 		break;
-	default:
+	case 4:
 		if (wire_decode_ctl_error(imsg, &error) == NULL)
 			check_string(error.message, sizeof(error.message));
+		break;
+	default:
+		if (wire_decode_ctl_progress(imsg, &progress) == NULL) {
+			check_string(progress.stage, sizeof(progress.stage));
+			check_string(progress.text, sizeof(progress.text));
+		}
 		break;
 	}
 }
@@ -72,7 +79,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint32_t	 types[] = {
 		IMSG_PROC_STATUS_REQ, IMSG_PROC_CONF, IMSG_PROC_READY,
-		IMSG_CTL_PROC, IMSG_CTL_ERROR,
+		IMSG_CTL_PROC, IMSG_CTL_ERROR, IMSG_CTL_PROGRESS,
 	};
 	struct imsg		 imsg;
 	unsigned int		 which;

@@ -31,6 +31,9 @@ APP_PORT=$((20000 + RANDOM % 20000))
 CONF=$TMP/berth.conf
 CP_PID=
 BERTHD_PID=
+GITD_PID=
+GIT_PORT=$((20000 + RANDOM % 20000))
+GIT_URL=git://127.0.0.1:$GIT_PORT
 NODE_LABEL=native-test-$$
 
 cleanup() {
@@ -38,6 +41,11 @@ cleanup() {
 	    wait "$BERTHD_PID" 2>/dev/null
 	[ -n "$CP_PID" ] && kill "$CP_PID" 2>/dev/null && \
 	    wait "$CP_PID" 2>/dev/null
+	[ -n "$GITD_PID" ] && kill "$GITD_PID" 2>/dev/null
+	for id in $(api "http://d/v1.41/images/json?filters=%7B%22label%22%3A%5B%22berth.node%3D$NODE_LABEL%22%5D%7D" |
+	    grep -o '"Id":"sha256:[0-9a-f]*"' | cut -d'"' -f4); do
+		api -X DELETE "http://d/v1.41/images/$id?force=1" >/dev/null
+	done
 	for id in $(api "http://d/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22berth.node%3D$NODE_LABEL%22%5D%7D" |
 	    grep -o '"Id":"[0-9a-f]*"' | cut -d'"' -f4); do
 		api -X DELETE "http://d/v1.41/containers/$id?force=1" >/dev/null
@@ -46,10 +54,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# cp_start [PORT]: serve on PORT (0: any), set CP_PORT.
+# cp_start [PORT [FLAG...]]: serve on PORT (0: any), set CP_PORT.
 cp_start() {
-	$CP serve --listen "127.0.0.1:${1:-0}" --sign-tasks --heartbeat-sec 2 \
-	    --poll-timeout-sec 5 --retry-max-sec 2 --quiet \
+	local port=${1:-0}
+	[ $# -gt 0 ] && shift
+	$CP serve --listen "127.0.0.1:$port" --sign-tasks --heartbeat-sec 2 \
+	    --poll-timeout-sec 5 --retry-max-sec 2 --quiet "$@" \
 	    >"$TMP/cp.out" 2>>"$TMP/cp.err" &
 	CP_PID=$!
 	for _ in $(seq 50); do
@@ -103,6 +113,9 @@ policy {
 	image "berth-base:*"
 	memory default 64M max 512M
 	publish-address "127.0.0.1"
+}
+build {
+	repo-prefix "$GIT_URL/"
 }
 CONF
 chmod 0600 "$CONF"
@@ -197,7 +210,8 @@ sleep 3
 berthd_stop
 berthd_start
 sleep 5
-cp_start "$CP_PORT"
+# It comes back answering 503 for a while: the node backs off and retries.
+cp_start "$CP_PORT" --fail-next 6
 wait_final "$T"
 sleep 3
 check "remove: every event exactly once, in order ($(states "$T"))" \
@@ -223,8 +237,35 @@ refused "an unsigned task" --kind start --unsigned
 refused "a replayed seq" --kind start --replay 1
 refused "a task with an unknown member" --kind start --unchecked \
     --spec-json '{"surprise": 1}'
-refused "a deploy from git" --kind deploy \
-    --repo https://example.invalid/x.git --ref main
+# --- a deploy from git, through the builder -------------------------------
+mkdir -p "$TMP/src" "$TMP/repos"
+cp -r "$BERTH_SRC/contrib/examples/static/." "$TMP/src/"
+git -C "$TMP/src" init -q -b main && git -C "$TMP/src" add -A &&
+    git -C "$TMP/src" -c user.name=berth -c user.email=berth@localhost \
+    commit -qm static && git clone -q --bare "$TMP/src" "$TMP/repos/static.git"
+git daemon --export-all --base-path="$TMP/repos" --reuseaddr \
+    --listen=127.0.0.1 --port="$GIT_PORT" 2>"$TMP/gitd.log" &
+GITD_PID=$!
+for _ in $(seq 25); do
+	git ls-remote "$GIT_URL/static.git" >/dev/null 2>&1 && break
+	sleep 0.2
+done
+GIT_APP_PORT=$((APP_PORT + 1))
+T=$($CP task add --node "$NODE" --app natgit --kind deploy \
+    --repo "$GIT_URL/static.git" --ref main \
+    --port "127.0.0.1:$GIT_APP_PORT:8080")
+wait_final "$T"
+check "deploy from git succeeds ($(states "$T"))" \
+    grep -q '^running.* succeeded$' <<<"$(states "$T")"
+check "its stages arrive as running events" \
+    sh -c "$CP events $T | grep -q clone"
+sleep 1
+check "the app built from git serves" curl -sf "http://127.0.0.1:$GIT_APP_PORT/"
+T=$($CP task add --node "$NODE" --app natgit2 --kind deploy \
+    --repo "https://example.invalid/x.git" --ref main)
+wait_final "$T"
+check "a repository outside repo-prefix fails ($(states "$T"))" \
+    grep -q 'failed$' <<<"$(states "$T")"
 
 # --- TLS: the configured CA is trusted, another one is not ---------------
 # tls_node NAME CA: a second agent (no Docker work) enrolling over https.

@@ -260,6 +260,15 @@ static const char every_keyword[] =
     "\tbuild-timeout 2h\n"
     "\tmax-concurrent-runs 5\n"
     "\trun-timeout 90\n"
+    "}\n"
+    "build {\n"
+    "\trepo-prefix \"git://127.0.0.1:9418/\"\n"
+    "\trepo-prefix https://git.example.net/team/\n"
+    "\tallow-file-urls yes\n"
+    "\tallow-submodules yes\n"
+    "\tbuildpack node \"berth-node:20\"\n"
+    "\tbuildpack static registry.local/base:1\n"
+    "\tworkspace-max 512M\n"
     "}\n";
 
 static void
@@ -294,6 +303,17 @@ assert_every_keyword(const struct berth_conf *c)
 	assert_int_equal(c->build_timeout_sec, 7200);
 	assert_int_equal(c->max_concurrent_runs, 5);
 	assert_int_equal(c->run_timeout_sec, 90);
+	assert_int_equal(c->nbuild_url_prefixes, 2);
+	assert_string_equal(c->build_url_prefixes[0], "git://127.0.0.1:9418/");
+	assert_string_equal(c->build_url_prefixes[1],
+	    "https://git.example.net/team/");
+	assert_int_equal(c->build_allow_file_urls, 1);
+	assert_int_equal(c->build_allow_submodules, 1);
+	assert_string_equal(c->buildpacks[BUILD_KIND_NODE], "berth-node:20");
+	assert_string_equal(c->buildpacks[BUILD_KIND_STATIC],
+	    "registry.local/base:1");
+	assert_string_equal(c->buildpacks[BUILD_KIND_PYTHON], "");
+	assert_int_equal(c->build_workspace_max, 512ULL << 20);
 }
 
 static void
@@ -525,6 +545,20 @@ static const struct error_case error_cases[] = {
 	/* Found by fuzz_config: printed unescaped, it did not parse again. */
 	{ "image pattern with a quote", "policy {\n\timage \"a\\\"b\"\n}\n",
 	    "berth.conf:2: policy image: expected an image pattern" },
+	{ "repo prefix without a scheme", "build {\n\trepo-prefix "
+	    "\"127.0.0.1/\"\n}\n", "berth.conf:2: build repo-prefix: "
+	    "expected a URL prefix" },
+	{ "repo prefix with a space", "build {\n\trepo-prefix "
+	    "\"git://a /\"\n}\n", "build repo-prefix: expected a URL prefix" },
+	{ "unknown buildpack", "build {\n\tbuildpack cobol x:1\n}\n",
+	    "berth.conf:2: build buildpack: expected node, python, go, ruby, "
+	    "php or static, got \"x:1\"" },
+	{ "buildpack without an image", "build {\n\tbuildpack node\n}\n",
+	    "build buildpack: expected a kind and an image" },
+	{ "workspace too small", "build {\n\tworkspace-max 4K\n}\n",
+	    "build workspace-max: expected a size from 1M to 1024G" },
+	{ "file urls maybe", "build {\n\tallow-file-urls maybe\n}\n",
+	    "build allow-file-urls: expected yes or no" },
 	{ "macro in a block", "limits {\n\tx = 1\n}\n",
 	    "berth.conf:2: expected a keyword inside limits, got a macro "
 	    "definition" },

@@ -1262,6 +1262,97 @@ test_refusals(void **state)
 	    bind_data));
 }
 
+/* --- image-build ----------------------------------------------------------- */
+
+/*
+ * A build context as the builder streams it: the read end of a pipe
+ * that tar(1) writes dockerfile_text into as "Dockerfile".
+ */
+static int
+context_pipe(const char *dockerfile_text)
+{
+	char	 dir[] = "/tmp/berth-ops-ctx-XXXXXX", path[64], cmd[128];
+	FILE	*fp;
+	int	 fd;
+
+	assert_non_null(mkdtemp(dir));
+	(void)snprintf(path, sizeof(path), "%s/Dockerfile", dir);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(dockerfile_text, fp);
+	fclose(fp);
+	(void)snprintf(cmd, sizeof(cmd), "tar -C %s -cf - Dockerfile", dir);
+	assert_non_null(fp = popen(cmd, "r"));
+	assert_true((fd = dup(fileno(fp))) != -1);
+	/* The whole tar is small: let tar finish before the runner reads. */
+	{
+		char	 buf[65536];
+		ssize_t	 n;
+		int	 p[2];
+
+		assert_int_equal(pipe(p), 0);
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			assert_int_equal(write(p[1], buf, n), n);
+		close(fd);
+		close(p[1]);
+		fd = p[0];
+	}
+	assert_int_equal(pclose(fp), 0);
+	(void)unlink(path);
+	(void)rmdir(dir);
+	return fd;
+}
+
+static json_t *
+ask_build(const char *json, int fd)
+{
+	uint32_t	 peerid = h.next_peerid++;
+
+	ops_request_fd(h.ops, peerid, json, strlen(json), fd);
+	run_until_result(peerid);
+	return h.results[peerid];
+}
+
+static void
+test_image_build(void **state)
+{
+	size_t		 audits = h.naudits;
+	const char	*id;
+	json_t		*res;
+	int		 fd;
+
+	(void)state;
+	/* Descriptors: image-build needs one, nothing else takes one. */
+	expect_error(ask_build("{\"op\":\"image-build\",\"task\":\"b1\","
+	    "\"app\":\"img\"}", -1), "no build context");
+	assert_true((fd = open("/dev/null", O_RDONLY)) != -1);
+	expect_error(ask_build("{\"op\":\"list\"}", fd), "only with "
+	    "image-build");
+	need_docker();
+
+	fd = context_pipe("FROM berth-base:latest\nRUN echo built >/built\n");
+	res = ask_build("{\"op\":\"image-build\",\"task\":\"b1\",\"app\":"
+	    "\"img\",\"repo\":{\"commit\":"
+	    "\"0123456789abcdef0123456789abcdef01234567\"}}", fd);
+	expect_ok(res);
+	assert_string_equal(json_string_value(json_object_get(res, "image")),
+	    "berth/img:0123456789ab");
+	id = json_string_value(json_object_get(res, "id"));
+	assert_non_null(id);
+	assert_int_equal(strncmp(id, "sha256:", 7), 0);
+	expect_audit_since(audits, "image.build", "ok");
+
+	/* A failure inside HTTP 200: dockerd's errorDetail, audited. */
+	fd = context_pipe("FROM berth-base:latest\nRUN false\n");
+	expect_error(ask_build("{\"op\":\"image-build\",\"task\":\"b:2\","
+	    "\"app\":\"img\"}", fd), "build: The command");
+	expect_audit_since(audits, "image.build", "error:");
+
+	/* The built image carries the node's labels: berth may remove it. */
+	expect_ok(ask(NULL, "{\"op\":\"image-remove\",\"image_ref\":"
+	    "\"berth/img:0123456789ab\"}"));
+	assert_int_equal(ops_inflight(h.ops), 0);
+}
+
 static void
 test_remove_all(void **state)
 {
@@ -1319,6 +1410,7 @@ main(void)
 		cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_wait_stats),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_image_build),
 		cmocka_unit_test(test_remove_all),
 	};
 

@@ -436,6 +436,14 @@ test_images(void **state)
 		{ "registry.local/other/app:1", 0 },
 		{ "evil:latest", 0 },
 		{ "berth-base-evil:latest", 0 },
+		/* Built here for this app (web): allowed without a pattern. */
+		{ "berth/web:0123456789ab", 1 },
+		{ "berth/web:t-local-1", 1 },
+		{ "berth/web", 0 },
+		{ "berth/web:", 0 },
+		{ "berth/webx:1", 0 },
+		{ "berth/other:1", 0 },
+		{ "berth/we:1", 0 },
 	};
 	struct run_request	 req;
 	char			 err[256];
@@ -458,6 +466,12 @@ test_images(void **state)
 	assert_int_equal(policy_check(&pol, &req, err, sizeof(err)), -1);
 	assert_string_equal(err, "spec.image: \"evil:latest\" matches no "
 	    "allowed image pattern");
+	/* A deploy that still names a repository never reaches the engine. */
+	(void)strlcpy(req.repo.url, "git://127.0.0.1/a.git",
+	    sizeof(req.repo.url));
+	assert_int_equal(policy_check(&pol, &req, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "repo.url"));
+	req.repo.url[0] = '\0';
 	/* No patterns: every image. */
 	pol.nimages = 0;
 	assert_int_equal(policy_check(&pol, &req, err, sizeof(err)), 0);

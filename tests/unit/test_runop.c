@@ -124,6 +124,7 @@ test_minimal_ops(void **state)
 		"{\"op\":\"rename\",\"app\":\"web\",\"new_name\":\"web2\"}",
 		"{\"op\":\"deploy\",\"app\":\"web\",\"spec\":"
 		    "{\"image\":\"berth-base:latest\"}}",
+		"{\"op\":\"image-build\",\"task\":\"t1\",\"app\":\"web\"}",
 	};
 	struct run_request	 req;
 	char			*text;
@@ -174,6 +175,35 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"op\":\"image-remove\"}", "image_ref: required" },
 	{ "{\"op\":\"deploy\",\"app\":\"web\",\"spec\":{}}",
 	    "spec.image: required" },
+	/* deploy from git, image-build */
+	{ "{\"op\":\"deploy\",\"app\":\"web\",\"repo\":"
+	    "{\"url\":\"git://h/a\"}}", "repo: needs commit or ref" },
+	{ "{\"op\":\"deploy\",\"app\":\"web\",\"repo\":{\"url\":"
+	    "\"git://h/a\",\"ref\":\"main\"},\"spec\":{\"image\":\"x:1\"}}",
+	    "spec.image: not with repo.url" },
+	{ "{\"op\":\"deploy\",\"app\":\"web\",\"repo\":{\"url\":"
+	    "\"git://h/a b\",\"ref\":\"main\"}}", "repo.url: \"git://h/a b\"" },
+	{ "{\"op\":\"deploy\",\"app\":\"web\",\"repo\":{\"url\":"
+	    "\"git://h/a\",\"commit\":\"abc\"}}", "repo.commit: \"abc\" must be "
+	    "40 lower-case hex" },
+	{ "{\"op\":\"deploy\",\"app\":\"web\",\"repo\":{\"url\":"
+	    "\"git://h/a\",\"ref\":\"m\",\"dockerfile\":\"/etc/x\"}}",
+	    "repo.dockerfile: \"/etc/x\" must be a relative path" },
+	{ "{\"op\":\"deploy\",\"app\":\"web\",\"repo\":{\"url\":"
+	    "\"git://h/a\",\"ref\":\"m\",\"branch\":\"x\"}}",
+	    "repo: unknown key \"branch\"" },
+	{ "{\"op\":\"deploy\",\"app\":\"web\",\"repo\":{\"ref\":\"m\"},"
+	    "\"spec\":{\"image\":\"x:1\"}}", "repo.url: required with the "
+	    "other repo fields" },
+	{ "{\"op\":\"image-build\",\"task\":\"t\"}",
+	    "app: required by op image-build" },
+	{ "{\"op\":\"image-build\",\"app\":\"web\",\"repo\":"
+	    "{\"url\":\"git://h/a\"}}", "repo.url: only with op deploy" },
+	{ "{\"op\":\"image-build\",\"app\":\"web\",\"repo\":"
+	    "{\"ref\":\"main\"}}", "repo.ref: only with op deploy" },
+	{ "{\"op\":\"start\",\"app\":\"web\",\"repo\":"
+	    "{\"commit\":\"0123456789abcdef0123456789abcdef01234567\"}}",
+	    "repo: only with op deploy or image-build" },
 	/* strings */
 	{ "{\"op\":\"start\",\"app\":\"Web\"}",
 	    "app: \"Web\" must match [a-z0-9][a-z0-9_.-]*" },
@@ -279,6 +309,53 @@ test_bad_fields(void **state)
 			    bad_cases[i].json, err, bad_cases[i].message);
 		runop_free(&req);
 	}
+}
+
+/* The fields of a deploy from git and of an image build survive a round. */
+static void
+test_repo_fields(void **state)
+{
+	static const char	 deploy[] = "{\"op\":\"deploy\",\"task\":"
+	    "\"t9\",\"app\":\"web\",\"spec\":{\"ports\":[{\"container\":"
+	    "8080,\"host\":18080}]},\"repo\":{\"url\":"
+	    "\"git://127.0.0.1:9418/static.git\",\"ref\":\"main\","
+	    "\"dockerfile\":\"deploy/Dockerfile\"}}";
+	static const char	 build[] = "{\"op\":\"image-build\",\"task\":"
+	    "\"t9\",\"app\":\"web\",\"repo\":{\"commit\":"
+	    "\"0123456789abcdef0123456789abcdef01234567\",\"dockerfile\":"
+	    "\".berth.Dockerfile\"}}";
+	struct run_request	 a, b;
+	char			*one, *two;
+
+	(void)state;
+	decode_ok(deploy, &a);
+	assert_int_equal(a.op, RUNOP_DEPLOY);
+	assert_string_equal(a.repo.url, "git://127.0.0.1:9418/static.git");
+	assert_string_equal(a.repo.ref, "main");
+	assert_string_equal(a.repo.dockerfile, "deploy/Dockerfile");
+	assert_string_equal(a.spec.image, "");
+	assert_int_equal(a.spec.ports[0].host_port, 18080);
+	one = runop_encode(&a);
+	assert_non_null(one);
+	decode_ok(one, &b);
+	two = runop_encode(&b);
+	assert_string_equal(one, two);
+	free(one);
+	free(two);
+	runop_free(&a);
+	runop_free(&b);
+
+	decode_ok(build, &a);
+	assert_int_equal(a.op, RUNOP_IMAGE_BUILD);
+	assert_string_equal(runop_name(a.op), "image-build");
+	assert_string_equal(a.repo.commit,
+	    "0123456789abcdef0123456789abcdef01234567");
+	assert_string_equal(a.repo.dockerfile, ".berth.Dockerfile");
+	one = runop_encode(&a);
+	assert_non_null(one);
+	assert_string_equal(one, build);
+	free(one);
+	runop_free(&a);
 }
 
 static void
@@ -442,6 +519,7 @@ main(void)
 		cmocka_unit_test(test_full_round_trip),
 		cmocka_unit_test(test_minimal_ops),
 		cmocka_unit_test(test_bad_fields),
+		cmocka_unit_test(test_repo_fields),
 		cmocka_unit_test(test_op_known_when_refused),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_messages_safe),

@@ -182,6 +182,30 @@ static const struct field_case ctl_error_cases[] = {
 	{ FIELD(wire_ctl_error, message), EMPTY, 0, 0 },
 };
 
+static void
+valid_ctl_progress(void *p)
+{
+	struct wire_ctl_progress	*progress = p;
+
+	memset(progress, 0, sizeof(*progress));
+	assert_int_equal(wire_strset(progress->stage, sizeof(progress->stage),
+	    "clone"), 0);
+	assert_int_equal(wire_strset(progress->text, sizeof(progress->text),
+	    "ok 0123456789abcdef0123456789abcdef01234567"), 0);
+}
+
+static const char *
+decode_ctl_progress(const struct imsg *imsg, void *out)
+{
+	return wire_decode_ctl_progress(imsg, out);
+}
+
+static const struct field_case ctl_progress_cases[] = {
+	{ FIELD(wire_ctl_progress, stage), UNTERMINATED, 0, 1 },
+	{ FIELD(wire_ctl_progress, text), UNTERMINATED, 0, 1 },
+	{ FIELD(wire_ctl_progress, text), EMPTY, 0, 0 },
+};
+
 static const struct decoder decoders[] = {
 	{ "PROC_CONF", IMSG_PROC_CONF, sizeof(struct wire_proc_conf),
 	    valid_proc_conf, decode_proc_conf,
@@ -198,6 +222,10 @@ static const struct decoder decoders[] = {
 	{ "CTL_ERROR", IMSG_CTL_ERROR, sizeof(struct wire_ctl_error),
 	    valid_ctl_error, decode_ctl_error,
 	    ctl_error_cases, NITEMS(ctl_error_cases) },
+	{ "CTL_PROGRESS", IMSG_CTL_PROGRESS,
+	    sizeof(struct wire_ctl_progress), valid_ctl_progress,
+	    decode_ctl_progress, ctl_progress_cases,
+	    NITEMS(ctl_progress_cases) },
 };
 
 /*

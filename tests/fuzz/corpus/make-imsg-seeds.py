@@ -64,7 +64,7 @@ IMSG_SEEDS = {
 }
 
 # fuzz_wire: byte 0 picks the decoder (0 empty, 1 proc_conf, 2 proc_ready,
-# 3 ctl_proc, 4 ctl_error), the rest is the payload.
+# 3 ctl_proc, 4 ctl_error, 5 ctl_progress), the rest is the payload.
 WIRE_SEEDS = {
     "empty": b"\x00",
     "proc-conf": b"\x01" + proc_conf(),
@@ -72,6 +72,8 @@ WIRE_SEEDS = {
     "ctl-proc": b"\x03" + ctl_proc(),
     "ctl-error": b"\x04" + ctl_error(),
     "proc-conf-short": b"\x01" + proc_conf()[:-1],
+    "ctl-progress": b"\x05" + b"clone".ljust(16, b"\0") +
+                    b"ok 0123456789abcdef".ljust(1024, b"\0"),
 }
 
 
