@@ -206,7 +206,13 @@ start() {
 	fi
 
 	local berthctl=$PREFIX/sbin/berthctl
+	# The socket is up before every child has confined itself and said
+	# ready; status fails until all four answer.
 	say "berthctl status"
+	for ((i = 0; i < 50; i++)); do
+		"$berthctl" -s "$CONTROL_SOCKET" status >/dev/null 2>&1 && break
+		sleep 0.2
+	done
 	"$berthctl" -s "$CONTROL_SOCKET" status ||
 	    die "berthctl status failed; see $LOGFILE"
 
