@@ -101,6 +101,7 @@ static const char *const op_names[] = {
 	[RUNOP_IMAGE_REMOVE] = "image-remove",
 	[RUNOP_IMAGE_PRUNE] = "image-prune",
 	[RUNOP_IMAGE_BUILD] = "image-build",
+	[RUNOP_EVENTS] = "events",
 	[RUNOP_MAX] = NULL
 };
 
@@ -911,8 +912,12 @@ post_request(struct dctx *ctx, const char *path, void *obj)
 
 	(void)path;
 	if (req->op != RUNOP_LIST && req->op != RUNOP_IMAGE_PRUNE &&
-	    req->op != RUNOP_IMAGE_REMOVE && req->app[0] == '\0')
+	    req->op != RUNOP_IMAGE_REMOVE && req->op != RUNOP_EVENTS &&
+	    req->app[0] == '\0')
 		return fail(ctx, "app", "required by op %s", op);
+	/* Refused rather than ignored: events are the node's, not one app's. */
+	if (req->op == RUNOP_EVENTS && req->app[0] != '\0')
+		return fail(ctx, "app", "not with op %s", op);
 	if (req->op == RUNOP_DEPLOY)
 		return post_deploy(ctx, req);
 	if (req->op == RUNOP_IMAGE_BUILD && (req->repo.url[0] != '\0' ||

@@ -53,6 +53,7 @@ enum run_op {
 	RUNOP_IMAGE_REMOVE,
 	RUNOP_IMAGE_PRUNE,
 	RUNOP_IMAGE_BUILD,	/* the build context arrives as the imsg's fd */
+	RUNOP_EVENTS,		/* engine events of owned objects, streamed */
 	RUNOP_MAX
 };
 
@@ -138,9 +139,10 @@ struct run_request {
 	char		 app[RUNOP_APP_LEN];
 	struct run_spec	 spec;				/* RUNOP_DEPLOY */
 	uint32_t	 stop_timeout_sec;		/* STOP, RESTART, DEPLOY */
-	int		 follow;			/* LOGS */
+	int		 follow;			/* LOGS, EVENTS */
 	uint32_t	 tail;				/* LOGS: 0 all */
-	int64_t		 since;				/* LOGS: unix time, 0 all */
+	int64_t		 since;				/* LOGS, EVENTS: unix time,
+							   0 all */
 	char		 new_name[RUNOP_APP_LEN];	/* RENAME */
 	char		 image_ref[RUNOP_IMAGE_LEN];	/* IMAGE_REMOVE */
 	struct run_repo	 repo;			/* DEPLOY, IMAGE_BUILD */
@@ -162,13 +164,14 @@ struct run_request {
  *  "repo":{"url":"git://127.0.0.1/app.git","commit":"<40 hex>","ref":"main",
  *          "dockerfile":"Dockerfile"}}
  * op names: deploy start stop restart remove inspect list logs stats wait
- * rename image-remove image-prune image-build.
+ * rename image-remove image-prune image-build events.
  *
  * A deploy carries either spec.image or repo.url (built first by the
  * parent, never forwarded as such to the runner) and with repo.url one
  * of repo.commit and repo.ref.  image-build carries task and app, and
  * optionally repo.commit, which names the tag; its build context is the
  * descriptor passed with the message, allowed for this op only.
+ * events takes follow and since and no app: it covers the whole node.
  */
 
 /*

@@ -53,6 +53,8 @@ usage(void)
 	    "  start|stop|restart|remove|inspect|wait|stats APP\n"
 	    "  rename APP NEWAPP\n"
 	    "  logs [-f] [--tail N] [--since UNIXTIME] APP\n"
+	    "  events [-f] [--since UNIXTIME]\n"
+	    "                      engine events of the containers this node owns\n"
 	    "  image remove REF | image prune\n"
 	    "  audit verify        check the whole audit chain\n"
 	    "  audit tail [-n N]   print the last N audit records (10)\n");
@@ -928,6 +930,139 @@ cmd_logs(int argc, char *argv[])
 	return rc;
 }
 
+/*
+ * One event line from the runner: {"time":N,"type":..,"action":..,
+ * "id":..,"app":..,"name":..}, or {"error":".."} when the stream broke.
+ * --json passes lines through; else "TIME TYPE ACTION APP ID12", the
+ * strings cleaned of anything a terminal would act on.
+ */
+static int
+print_event_line(const char *line, size_t len)
+{
+	json_t		*ev;
+	const char	*s[4], *err;
+	char		 clean[4][128];
+	size_t		 i, j;
+
+	if (json_output) {
+		fwrite(line, 1, len, stdout);
+		putchar('\n');
+		return 0;
+	}
+	if ((ev = json_loadb(line, len, 0, NULL)) == NULL ||
+	    !json_is_object(ev)) {
+		json_decref(ev);
+		log_warnx("malformed event line");
+		return -1;
+	}
+	if ((err = json_string_value(json_object_get(ev, "error"))) != NULL) {
+		log_warnx("%s", err);
+		json_decref(ev);
+		return -1;
+	}
+	s[0] = json_string_value(json_object_get(ev, "type"));
+	s[1] = json_string_value(json_object_get(ev, "action"));
+	s[2] = json_string_value(json_object_get(ev, "app"));
+	s[3] = json_string_value(json_object_get(ev, "id"));
+	for (i = 0; i < 4; i++) {
+		(void)strlcpy(clean[i], s[i] != NULL && s[i][0] != '\0' ?
+		    s[i] : "-", sizeof(clean[i]));
+		for (j = 0; clean[i][j] != '\0'; j++)
+			if ((unsigned char)clean[i][j] <= 0x20 ||
+			    (unsigned char)clean[i][j] >= 0x7f)
+				clean[i][j] = '_';
+	}
+	printf("%lld %-10s %-16s %-20s %.12s\n",
+	    (long long)json_integer_value(json_object_get(ev, "time")),
+	    clean[0], clean[1], clean[2], clean[3]);
+	json_decref(ev);
+	return 0;
+}
+
+/* The event lines as they come; a line split across reads is joined. */
+static int
+copy_events(int fd)
+{
+	char	 buf[65536], *nl, *p;
+	size_t	 have = 0;
+	ssize_t	 n;
+	int	 flags, rc = 0;
+
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1)
+		fatal("event stream");
+	for (;;) {
+		if (have == sizeof(buf))
+			fatalx("event line too long");
+		if ((n = read(fd, buf + have, sizeof(buf) - have)) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("event stream");
+			rc = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+		for (p = buf; (nl = memchr(p, '\n', have - (p - buf))) != NULL;
+		    p = nl + 1)
+			if (nl > p && print_event_line(p, nl - p) == -1)
+				rc = -1;
+		have -= p - buf;
+		memmove(buf, p, have);
+		fflush(stdout);
+	}
+	if (have > 0 && print_event_line(buf, have) == -1)
+		rc = -1;
+	close(fd);
+	return rc == 0 ? 0 : EXIT_FAILURE_RUN;
+}
+
+static int
+cmd_events(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ "since", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 }
+	};
+	json_t		*req = request_new("events", NULL), *result;
+	const char	*errstr;
+	int		 ch, fd = -1, rc = EXIT_FAILURE_RUN;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			json_object_set_new(req, "follow", json_true());
+			break;
+		case 's':
+			json_object_set_new(req, "since", json_integer(
+			    strtonum(optarg, 0, INT64_MAX, &errstr)));
+			if (errstr != NULL)
+				fatalx("--since %s: %s", optarg, errstr);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (argc != optind)
+		usage();
+	result = run_call(req, &fd);
+	json_decref(req);
+	if (!result_failed(result)) {
+		if (fd == -1)
+			fatalx("berthd sent no event stream");
+		if (!json_output)
+			printf("%-10s %-10s %-16s %-20s %s\n", "TIME", "TYPE",
+			    "ACTION", "APP", "ID");
+		rc = copy_events(fd);
+	} else if (fd != -1)
+		close(fd);
+	json_decref(result);
+	return rc;
+}
+
 static const struct command {
 	const char	*name;
 	int		(*run)(int, char *[]);
@@ -945,6 +1080,7 @@ static const struct command {
 	{ "stats",	cmd_app_op },
 	{ "rename",	cmd_rename },
 	{ "logs",	cmd_logs },
+	{ "events",	cmd_events },
 	{ "image",	cmd_image },
 };
 

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -81,12 +82,17 @@ struct owned {
 	int		 stopped;	/* by this deploy: start on rollback */
 };
 
-/* The write end of a log pipe and what waits to go into it. */
+/*
+ * The write end of a stream pipe (logs, events) and what waits to go
+ * into it.  Only one of the decoders is in use: dec for logs, events
+ * (allocated, it is large) for events.
+ */
 struct log_stream {
 	int			 fd;
 	struct event		*ev_write;	/* the pipe has room again */
 	struct event		*ev_gone;	/* the reader closed its end */
 	struct logframe_decoder	 dec;
+	struct events_decoder	*events;
 	char			*buf;
 	size_t			 len;
 	size_t			 size;
@@ -165,6 +171,7 @@ static void	 wait_run(struct op_state *);
 static void	 image_remove_run(struct op_state *);
 static void	 image_prune_run(struct op_state *);
 static void	 image_build_run(struct op_state *);
+static void	 events_run(struct op_state *);
 
 #define OWNED	FIND_OWNED
 #define ANY	FIND_ANY
@@ -188,6 +195,7 @@ static const struct op_def op_defs[RUNOP_MAX] = {
 				    image_prune_run },
 	[RUNOP_IMAGE_BUILD] =	{ "image.build",	0, NONE,
 				    image_build_run },
+	[RUNOP_EVENTS] =	{ NULL,			0, NONE, events_run },
 };
 #undef OWNED
 #undef ANY
@@ -2070,6 +2078,10 @@ logs_free(struct log_stream *ls)
 	if (ls->fd != -1)
 		close(ls->fd);
 	logframe_clear(&ls->dec);
+	if (ls->events != NULL) {
+		events_clear(ls->events);
+		free(ls->events);
+	}
 	free(ls->buf);
 	free(ls);
 }
@@ -2125,7 +2137,22 @@ logs_frame(void *arg, enum logframe_stream stream, const char *payload,
 	return logs_write(st->logs, payload, len);
 }
 
-/* Docker's bytes; a full pipe pauses the transfer until it drains. */
+/*
+ * After a chunk went through the decoder: a full pipe pauses the
+ * transfer until logs_writable() has drained it.
+ */
+static int
+stream_backpressure(struct docker_request *req, struct log_stream *ls)
+{
+	if (ls->len > 0) {
+		docker_request_pause(req);
+		if (event_add(ls->ev_write, NULL) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Docker's bytes, framed. */
 static int
 logs_chunk(struct docker_request *req, const char *data, size_t len,
     void *arg)
@@ -2135,12 +2162,7 @@ logs_chunk(struct docker_request *req, const char *data, size_t len,
 
 	if (logframe_feed(&ls->dec, data, len) == -1)
 		return -1;
-	if (ls->len > 0) {
-		docker_request_pause(req);
-		if (event_add(ls->ev_write, NULL) == -1)
-			return -1;
-	}
-	return 0;
+	return stream_backpressure(req, ls);
 }
 
 static void
@@ -2153,6 +2175,17 @@ logs_end(struct op_state *st)
 		op_done(st);
 	else if (event_add(ls->ev_write, NULL) == -1)
 		op_done(st);
+}
+
+/* The result went out already: say why it ends in the stream itself. */
+static void
+stream_fail(struct op_state *st, const char *line)
+{
+	if (logs_write(st->logs, line, strlen(line)) == -1) {
+		op_done(st);
+		return;
+	}
+	logs_end(st);
 }
 
 static void
@@ -2169,18 +2202,13 @@ logs_done(struct docker_request *req, int status, const char *reason,
 		logs_end(st);
 		return;
 	}
-	/* Say why in the stream itself: the result went out already. */
 	if (ls->dec.failed)
 		(void)strlcpy(err, logframe_error(&ls->dec), sizeof(err));
 	else
 		docker_error(status, reason, body, len, err, sizeof(err));
 	log_debug("logs %s: %s", st->req.app, err);
 	(void)snprintf(line, sizeof(line), "berth: logs ended: %s\n", err);
-	if (logs_write(ls, line, strlen(line)) == -1) {
-		op_done(st);
-		return;
-	}
-	logs_end(st);
+	stream_fail(st, line);
 }
 
 static void
@@ -2245,8 +2273,12 @@ logs_path(const struct op_state *st, char *path, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+/*
+ * The pipe of a stream and its two events; st->logs holds it (freed by
+ * op_done) even on failure.  The read end goes out with the result.
+ */
 static int
-logs_open(struct op_state *st, int raw, int *read_fd)
+stream_open(struct op_state *st, int *read_fd)
 {
 	struct log_stream	*ls;
 	int			 fds[2];
@@ -2259,7 +2291,6 @@ logs_open(struct op_state *st, int raw, int *read_fd)
 		return -1;
 	ls->fd = fds[1];
 	*read_fd = fds[0];
-	logframe_init(&ls->dec, raw, LOGFRAME_PAYLOAD_MAX, logs_frame, st);
 	ls->ev_write = event_new(st->ops->base, ls->fd, EV_WRITE,
 	    logs_writable, st);
 	ls->ev_gone = event_new(st->ops->base, ls->fd, EV_READ | EV_PERSIST,
@@ -2269,6 +2300,16 @@ logs_open(struct op_state *st, int raw, int *read_fd)
 		close(*read_fd);
 		return -1;
 	}
+	return 0;
+}
+
+static int
+logs_open(struct op_state *st, int raw, int *read_fd)
+{
+	if (stream_open(st, read_fd) == -1)
+		return -1;
+	logframe_init(&st->logs->dec, raw, LOGFRAME_PAYLOAD_MAX, logs_frame,
+	    st);
 	return 0;
 }
 
@@ -2321,6 +2362,182 @@ logs_run(struct op_state *st)
 	(void)snprintf(path, sizeof(path), "/containers/%s/json",
 	    st->owned[st->primary].id);
 	op_call(st, "GET", path, NULL, CALL_MS, logs_inspected);
+}
+
+/* --- events -------------------------------------------------------------- */
+
+/*
+ * One JSON line per owned event, written here from the decoded fields:
+ * none of the engine's own JSON reaches the reader.  The engine was asked
+ * for this node's label only, but that filter is a convenience; this
+ * check is the rule, since a filter the engine misread would widen the
+ * stream to every container on the host.
+ */
+static int
+events_event(void *arg, const struct docker_event *ev)
+{
+	struct op_state	*st = arg;
+	const char	*node, *app, *name;
+	json_t		*obj;
+	char		*text;
+	int		 rc;
+
+	node = docker_event_attr(ev, "berth.node");
+	if (node == NULL || strcmp(node, st->ops->node_label) != 0)
+		return 0;
+	app = docker_event_attr(ev, "berth.app");
+	name = docker_event_attr(ev, "name");
+	obj = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "time",
+	    (json_int_t)ev->time, "type", ev->type, "action", ev->action,
+	    "id", ev->actor_id, "app", app != NULL ? app : "",
+	    "name", name != NULL ? name : "");
+	if (obj == NULL)
+		return -1;
+	/* ASCII only: a client prints these lines on a terminal. */
+	text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER |
+	    JSON_ENSURE_ASCII);
+	json_decref(obj);
+	if (text == NULL)
+		return -1;
+	rc = logs_write(st->logs, text, strlen(text));
+	if (rc == 0)
+		rc = logs_write(st->logs, "\n", 1);
+	free(text);
+	return rc;
+}
+
+static int
+events_chunk(struct docker_request *req, const char *data, size_t len,
+    void *arg)
+{
+	struct op_state		*st = arg;
+	struct log_stream	*ls = st->logs;
+
+	if (events_feed(ls->events, data, len) == -1)
+		return -1;
+	return stream_backpressure(req, ls);
+}
+
+static void
+events_done(struct docker_request *req, int status, const char *reason,
+    const char *body, size_t len, void *arg)
+{
+	struct op_state		*st = arg;
+	struct log_stream	*ls = st->logs;
+	json_t			*obj;
+	char			 err[ERROR_LEN], msg[ERROR_LEN + 32];
+	char			 line[4 * ERROR_LEN];
+	char			*text;
+
+	(void)req;
+	st->dreq = NULL;
+	if (status >= 200 && status < 300 && events_finish(ls->events) == 0) {
+		logs_end(st);
+		return;
+	}
+	if (events_error(ls->events) != NULL)
+		(void)strlcpy(err, events_error(ls->events), sizeof(err));
+	else
+		docker_error(status, reason, body, len, err, sizeof(err));
+	ascii_clean(err);
+	log_debug("events: %s", err);
+	/* A JSON line too, so that a reader of lines can tell it apart. */
+	(void)snprintf(msg, sizeof(msg), "events ended: %s", err);
+	obj = json_pack("{s:s}", "error", msg);
+	text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+	json_decref(obj);
+	if (text == NULL) {
+		op_done(st);
+		return;
+	}
+	(void)snprintf(line, sizeof(line), "%s\n", text);
+	free(text);
+	stream_fail(st, line);
+}
+
+/*
+ * /events?since=S[&until=now]&filters={"label":["berth.node=N"]}.
+ * Without follow the engine replays up to now and ends the stream.
+ */
+static int
+events_path(const struct op_state *st, char *path, size_t len)
+{
+	struct timespec	 now;
+	char		 label[128], enc[PATH_LEN / 2], until[48];
+	char		*filter;
+	json_t		*obj;
+	int		 n, rc;
+
+	(void)snprintf(label, sizeof(label), "berth.node=%s",
+	    st->ops->node_label);
+	obj = json_pack("{s:[s]}", "label", label);
+	filter = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+	json_decref(obj);
+	if (filter == NULL)
+		return -1;
+	rc = docker_urlencode(filter, enc, sizeof(enc));
+	free(filter);
+	if (rc == -1)
+		return -1;
+	/*
+	 * To the nanosecond: the engine drops events after until, and a
+	 * whole second would lose those of the current one.
+	 */
+	until[0] = '\0';
+	if (!st->req.follow) {
+		if (clock_gettime(CLOCK_REALTIME, &now) == -1)
+			return -1;
+		(void)snprintf(until, sizeof(until), "&until=%lld.%09ld",
+		    (long long)now.tv_sec, now.tv_nsec);
+	}
+	n = snprintf(path, len, "/events?since=%lld%s&filters=%s",
+	    (long long)st->req.since, until, enc);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* A read: no audit record, like logs. */
+static void
+events_run(struct op_state *st)
+{
+	struct docker_request_spec	 spec;
+	struct events_decoder		*dec;
+	json_t				*res;
+	char				 path[PATH_LEN];
+	int				 read_fd;
+
+	if (events_path(st, path, sizeof(path)) == -1) {
+		op_fail(st, "events: the filter does not fit a URL");
+		return;
+	}
+	if ((dec = calloc(1, sizeof(*dec))) == NULL ||
+	    events_init(dec, "berth.node", events_event, st) == -1) {
+		free(dec);
+		op_fail(st, "events: cannot set up the decoder");
+		return;
+	}
+	if (stream_open(st, &read_fd) == -1) {
+		events_clear(dec);
+		free(dec);
+		op_fail(st, "events: cannot set up the stream: %s",
+		    strerror(errno));
+		return;
+	}
+	st->logs->events = dec;
+	memset(&spec, 0, sizeof(spec));
+	spec.method = "GET";
+	spec.path = path;
+	spec.mode = DOCKER_STREAM;
+	spec.on_chunk = events_chunk;
+	spec.on_done = events_done;
+	spec.arg = st;
+	if ((st->dreq = docker_request(st->ops->docker, &spec)) == NULL) {
+		close(read_fd);
+		op_fail(st, "events: cannot start the request");
+		return;
+	}
+	res = result_ok(st);
+	json_object_set_new(res, "stream", json_true());
+	send_result(st->ops, st->peerid, res, read_fd);
 }
 
 /* --- requests ------------------------------------------------------------ */

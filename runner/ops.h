@@ -22,6 +22,11 @@
  *			 "host_ip":"127.0.0.1","proto":"tcp"}]}]}
  *	logs		{"ok":true,"app":"web","stream":true} with the read end
  *			 of a pipe carrying the log text
+ *	events		{"ok":true,"stream":true} with the read end of a
+ *			 pipe carrying one JSON line per event of an owned
+ *			 object: {"time":N,"type":"container","action":"start",
+ *			 "id":"<64 hex>","app":"web","name":"paas-app-web"},
+ *			 or {"error":"..."} last when the stream broke
  *	wait		{"ok":true,"app":"web","exit_code":0}
  *	stats		{"ok":true,"app":"web","cpu_percent":1.5,
  *			 "memory_bytes":123,"memory_limit":456,"pids":3}
@@ -63,7 +68,7 @@ void		 ops_request(struct runner_ops *, uint32_t peerid,
 /* The same with the imsg's descriptor (-1 if none), which it owns. */
 void		 ops_request_fd(struct runner_ops *, uint32_t peerid,
 		    const char *json, size_t len, int fd);
-/* Requests accepted and not yet answered or, for logs, not yet ended. */
+/* Requests accepted and not yet answered or, for streams, not ended. */
 size_t		 ops_inflight(const struct runner_ops *);
 
 #endif

@@ -83,6 +83,9 @@ app_id() {
 	    grep -o '"id":"[0-9a-f]*"' | cut -d'"' -f4
 }
 
+# Engine events from here on: events --since START.
+START=$(date +%s)
+
 # A container someone made without berth: berth must never touch it.
 FOREIGN=$(api -X POST -H 'Content-Type: application/json' \
     -d '{"Image":"berth-base:latest","Cmd":["sleep","1000"]}' \
@@ -188,6 +191,15 @@ refute "stop of a foreign name is refused" $CTL stop foreign-intruder
 check "image prune" $CTL image prune
 check "foreign container still runs" \
     sh -c "curl -sf --unix-socket $SOCK http://d/v1.41/containers/$FOREIGN/json | grep -q '\"Running\":true'"
+
+# events: the owned app's, none of the foreign container's
+events=$($CTL events --since "$START" 2>&1)
+jevents=$($CTL --json events --since "$START" 2>&1)
+note "$(head -3 <<<"$events")"
+check "events lists an event for app web" \
+    awk '$4 == "web" { found = 1 } END { exit !found }' <<<"$events"
+refute "events has nothing of foreign-intruder" \
+    grep -qE "foreign-intruder|${FOREIGN:0:12}" <<<"$events$jevents"
 
 # removed behind berth's back: apps stops listing it
 api -X DELETE "http://d/v1.41/containers/$(app_id binder)?force=1" >/dev/null

@@ -6,9 +6,10 @@
  * is about what the runner asks the engine and what it answers.
  *
  * The tests run in order and share the engine: deploy, list, inspect,
- * lifecycle, logs (with a full pipe), redeploy, rename, wait, stats,
- * every policy refusal (an answer, an audit record, and nothing created),
- * and a container made behind berth's back that nothing here may touch.
+ * lifecycle, logs (with a full pipe), events, redeploy, rename, wait,
+ * stats, every policy refusal (an answer, an audit record, and nothing
+ * created), and a container made behind berth's back that nothing here
+ * may touch.
  * Without DOCKER_HOST only the engine-free tests run.
  */
 #include <sys/types.h>
@@ -1079,6 +1080,137 @@ test_logs_backpressure(void **state)
 	assert_int_equal(ops_inflight(h.ops), 0);
 }
 
+/* Each line of an event stream: exactly the runner's six keys. */
+static int
+events_has(const char *text, const char *id, const char *app,
+    const char *action)
+{
+	const char	*p, *nl;
+	json_t		*ev;
+	int		 found = 0;
+
+	for (p = text; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		ev = json_loadb(p, nl - p, JSON_REJECT_DUPLICATES, NULL);
+		if (ev == NULL)
+			fail_msg("event line not JSON: %.*s", (int)(nl - p), p);
+		assert_int_equal(json_object_size(ev), 6);
+		assert_true(json_is_integer(json_object_get(ev, "time")));
+		assert_non_null(json_object_get(ev, "name"));
+		if (strcmp(json_string_value(json_object_get(ev, "id")),
+		    id) == 0 && (app == NULL || strcmp(json_string_value(
+		    json_object_get(ev, "app")), app) == 0) &&
+		    (action == NULL || strcmp(json_string_value(
+		    json_object_get(ev, "action")), action) == 0))
+			found = 1;
+		json_decref(ev);
+	}
+	return found;
+}
+
+/* The engine directly: a container without berth's labels. */
+static void
+foreign_container(const char *name, char *id, size_t idlen)
+{
+	char	 path[128];
+	json_t	*c;
+	int	 status;
+
+	(void)snprintf(path, sizeof(path), "/containers/create?name=%s", name);
+	c = api("POST", path, "{\"Image\":\"berth-base:latest\",\"Cmd\":"
+	    "[\"sleep\",\"1000\"],\"HostConfig\":{\"Init\":true}}", &status);
+	assert_int_equal(status, 201);
+	(void)strlcpy(id, json_string_value(json_object_get(c, "Id")), idlen);
+	json_decref(c);
+	(void)snprintf(path, sizeof(path), "/containers/%s/start", id);
+	json_decref(api("POST", path, NULL, &status));
+	assert_int_equal(status, 204);
+	(void)snprintf(path, sizeof(path), "/containers/%s/stop?t=1", id);
+	json_decref(api("POST", path, NULL, &status));
+	assert_int_equal(status, 204);
+}
+
+/*
+ * events: what happened to owned containers and nothing of the one made
+ * behind berth's back; then a follow stream sees a stop that comes after
+ * the request, and its reader going away ends it.  A read: no audit.
+ */
+static void
+test_events(void **state)
+{
+	json_t	*res;
+	char	 id[65], foreign[65], name[64], path[128], buf[4096];
+	char	*text = NULL;
+	size_t	 len = 0, audits;
+	ssize_t	 n;
+	time_t	 start = time(NULL), deadline;
+	int	 fd;
+
+	(void)state;
+	need_docker();
+	res = ask(NULL, "{\"op\":\"events\",\"app\":\"web\"}");
+	expect_error(res, "app");
+	res = ask(NULL, "{\"op\":\"deploy\",\"app\":\"evt\",\"spec\":"
+	    "{\"image\":\"berth-base:latest\",\"cmd\":[\"sleep\",\"1000\"]}}");
+	expect_ok(res);
+	(void)strlcpy(id, json_string_value(json_object_get(res, "id")),
+	    sizeof(id));
+	(void)snprintf(name, sizeof(name), "ops-evforeign-%ld", (long)getpid());
+	foreign_container(name, foreign, sizeof(foreign));
+
+	audits = h.naudits;
+	res = ask(&fd, "{\"op\":\"events\",\"since\":%lld}", (long long)start);
+	expect_ok(res);
+	assert_true(json_is_true(json_object_get(res, "stream")));
+	assert_int_not_equal(fd, -1);
+	text = read_pipe(fd, &len, 0);
+	assert_true(events_has(text, id, "evt", "create"));
+	assert_true(events_has(text, id, "evt", "start"));
+	assert_false(events_has(text, foreign, NULL, NULL));
+	free(text);
+	assert_int_equal(h.naudits, audits);
+	assert_int_equal(ops_inflight(h.ops), 0);
+
+	/* Follow: a stop after the request arrives while the stream is open. */
+	res = ask(&fd, "{\"op\":\"events\",\"follow\":true,\"since\":%lld}",
+	    (long long)time(NULL));
+	expect_ok(res);
+	run_for_ms(300);
+	assert_int_equal(ops_inflight(h.ops), 1);
+	expect_ok(ask(NULL, "{\"op\":\"stop\",\"app\":\"evt\","
+	    "\"stop_timeout\":1}"));
+	(void)snprintf(path, sizeof(path), "/containers/%s/start", foreign);
+	json_decref(api("POST", path, NULL, NULL));
+	assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	text = strdup("");
+	len = 0;
+	for (deadline = time(NULL) + WAIT_SECONDS;
+	    !events_has(text, id, "evt", "stop");) {
+		assert_true(time(NULL) < deadline);
+		if ((n = read(fd, buf, sizeof(buf))) == -1) {
+			assert_int_equal(errno, EAGAIN);
+			run_for_ms(20);
+			continue;
+		}
+		assert_true(n > 0);
+		assert_non_null(text = realloc(text, len + n + 1));
+		memcpy(text + len, buf, n);
+		len += n;
+		text[len] = '\0';
+	}
+	assert_false(events_has(text, foreign, NULL, NULL));
+	free(text);
+	/* The reader goes away: the runner cancels and lets go. */
+	close(fd);
+	for (deadline = time(NULL) + 10; ops_inflight(h.ops) != 0 &&
+	    time(NULL) < deadline;)
+		run_for_ms(100);
+	assert_int_equal(ops_inflight(h.ops), 0);
+
+	(void)snprintf(path, sizeof(path), "/containers/%s?force=1", foreign);
+	json_decref(api("DELETE", path, NULL, NULL));
+	expect_ok(ask(NULL, "{\"op\":\"remove\",\"app\":\"evt\"}"));
+}
+
 static void
 test_redeploy_rename(void **state)
 {
@@ -1406,6 +1538,7 @@ main(void)
 		cmocka_unit_test(test_lifecycle),
 		cmocka_unit_test(test_logs),
 		cmocka_unit_test(test_logs_backpressure),
+		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_redeploy_rename),
 		cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_wait_stats),
