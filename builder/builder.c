@@ -16,6 +16,8 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -121,4 +123,16 @@ builder_dispatch_parent(int fd, short event, void *arg)
 		imsg_free(&imsg);
 	}
 	imsgev_add(iev);
+}
+
+void
+builder_errset(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (errlen == 0)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

@@ -166,4 +166,8 @@ struct context_stats {
 int	 context_write(const struct context_params *, struct context_stats *,
 	    char *err, size_t errlen);
 
+/* Format a reason into the caller's error buffer (builder.c). */
+void	 builder_errset(char *err, size_t errlen, const char *fmt, ...)
+	    __attribute__((__format__(printf, 3, 4)));
+
 #endif

@@ -102,22 +102,6 @@ static const struct buildpack buildpacks[] = {
 
 #define NBUILDPACKS	(sizeof(buildpacks) / sizeof(buildpacks[0]))
 
-static void
-errset(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((__format__(printf, 3, 4)));
-
-static void
-errset(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static const struct buildpack *
 buildpack_of(enum build_kind kind)
 {
@@ -161,11 +145,11 @@ is_regular(int srcfd, const char *path, char *err, size_t errlen)
 	if (fstatat(srcfd, path, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
-		errset(err, errlen, "%s: %s", path, strerror(errno));
+		builder_errset(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		errset(err, errlen, "%s is not a regular file", path);
+		builder_errset(err, errlen, "%s is not a regular file", path);
 		return -1;
 	}
 	return 1;
@@ -211,7 +195,7 @@ detect_buildpack(int srcfd, const struct build_request *req,
 			continue;
 		image = req->buildpack[bp->kind];
 		if (image[0] == '\0') {
-			errset(err, errlen, "found %s: a %s app, but no "
+			builder_errset(err, errlen, "found %s: a %s app, but no "
 			    "buildpack image is configured for %s",
 			    bp->markers[j], build_kind_name(bp->kind),
 			    build_kind_name(bp->kind));
@@ -219,7 +203,7 @@ detect_buildpack(int srcfd, const struct build_request *req,
 		}
 		if ((res->generated = buildpack_generate(bp->kind,
 		    image)) == NULL) {
-			errset(err, errlen, "cannot generate a Dockerfile");
+			builder_errset(err, errlen, "cannot generate a Dockerfile");
 			return -1;
 		}
 		res->kind = bp->kind;
@@ -228,7 +212,7 @@ detect_buildpack(int srcfd, const struct build_request *req,
 		return 0;
 	}
 	markers_list(list, sizeof(list));
-	errset(err, errlen, "nothing to build: no %s, and none of %s",
+	builder_errset(err, errlen, "nothing to build: no %s, and none of %s",
 	    dockerfile, list);
 	return -1;
 }
@@ -252,7 +236,7 @@ buildpack_detect(int srcfd, const struct build_request *req,
 		return 0;
 	}
 	if (req->dockerfile[0] != '\0') {
-		errset(err, errlen, "no Dockerfile at %s (set in the request)",
+		builder_errset(err, errlen, "no Dockerfile at %s (set in the request)",
 		    dockerfile);
 		return -1;
 	}

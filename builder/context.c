@@ -53,22 +53,6 @@ struct dockerignore {
 	size_t			 n, size;
 };
 
-static void
-errset(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((__format__(printf, 3, 4)));
-
-static void
-errset(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* --- matching ------------------------------------------------------------- */
 
 enum token {
@@ -451,7 +435,7 @@ parse_line(struct dockerignore *ign, char *line, size_t lineno, char *err,
 	if (*p == '\0')
 		return 0;
 	if (strlen(p) >= IGNORE_PATTERN_LEN || !pattern_valid(p)) {
-		errset(err, errlen, "%s line %zu: bad pattern", IGNORE_FILE,
+		builder_errset(err, errlen, "%s line %zu: bad pattern", IGNORE_FILE,
 		    lineno);
 		return -1;
 	}
@@ -459,12 +443,12 @@ parse_line(struct dockerignore *ign, char *line, size_t lineno, char *err,
 	if (p[0] == '/' && p[1] != '\0')
 		p++;
 	if (ign->n >= IGNORE_PATTERNS_MAX) {
-		errset(err, errlen, "%s: more than %d patterns", IGNORE_FILE,
+		builder_errset(err, errlen, "%s: more than %d patterns", IGNORE_FILE,
 		    IGNORE_PATTERNS_MAX);
 		return -1;
 	}
 	if (ignore_add(ign, p, reinclude) == -1) {
-		errset(err, errlen, "out of memory");
+		builder_errset(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -480,7 +464,7 @@ dockerignore_parse(const char *text, size_t len, char *err, size_t errlen)
 	if ((ign = calloc(1, sizeof(*ign))) == NULL ||
 	    (copy = malloc(len + 1)) == NULL) {
 		free(ign);
-		errset(err, errlen, "out of memory");
+		builder_errset(err, errlen, "out of memory");
 		return NULL;
 	}
 	memcpy(copy, text, len);
@@ -644,10 +628,10 @@ static int
 tar_fail(struct walk *w, const char *what)
 {
 	if (w->write_errno == EPIPE)
-		errset(w->err, w->errlen, "the reader of the stream went "
+		builder_errset(w->err, w->errlen, "the reader of the stream went "
 		    "away");
 	else
-		errset(w->err, w->errlen, "%s %s: %s", what, w->path,
+		builder_errset(w->err, w->errlen, "%s %s: %s", what, w->path,
 		    archive_error_string(w->a) != NULL ?
 		    archive_error_string(w->a) : "tar error");
 	return -1;
@@ -698,7 +682,7 @@ copy_file(struct walk *w, int fd, off_t size)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			errset(w->err, w->errlen, "%s: %s while reading",
+			builder_errset(w->err, w->errlen, "%s: %s while reading",
 			    w->path, n == 0 ? "shrank" : strerror(errno));
 			return -1;
 		}
@@ -717,7 +701,7 @@ add_file(struct walk *w, int dirfd, const char *name, const struct stat *sb)
 
 	/* Counted before a byte is read: a huge (sparse) file costs nothing. */
 	if ((uint64_t)sb->st_size > w->p->max_bytes - w->st->file_bytes) {
-		errset(w->err, w->errlen, "%s: %lld bytes would take the "
+		builder_errset(w->err, w->errlen, "%s: %lld bytes would take the "
 		    "context over its limit of %llu bytes", w->path,
 		    (long long)sb->st_size,
 		    (unsigned long long)w->p->max_bytes);
@@ -725,13 +709,13 @@ add_file(struct walk *w, int dirfd, const char *name, const struct stat *sb)
 	}
 	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC)) == -1) {
-		errset(w->err, w->errlen, "%s: %s", w->path, strerror(errno));
+		builder_errset(w->err, w->errlen, "%s: %s", w->path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    st.st_ino != sb->st_ino || st.st_size != sb->st_size) {
 		close(fd);
-		errset(w->err, w->errlen, "%s changed while being read",
+		builder_errset(w->err, w->errlen, "%s changed while being read",
 		    w->path);
 		return -1;
 	}
@@ -759,7 +743,7 @@ add_symlink(struct walk *w, const struct stat *sb)
 	    sizeof(target)) == -1) {
 		(void)strlcpy(shown, target, sizeof(shown));
 		build_text_clean(shown);
-		errset(w->err, w->errlen, "symlink %s points outside the "
+		builder_errset(w->err, w->errlen, "symlink %s points outside the "
 		    "workspace (-> %.200s)", w->path, shown);
 		return -1;
 	}
@@ -780,7 +764,7 @@ enter_dir(struct walk *w, int dirfd, const char *name, const struct stat *sb,
 	int	 fd;
 
 	if (w->depth >= WALK_DEPTH_MAX) {
-		errset(w->err, w->errlen, "%s: directories nested deeper than "
+		builder_errset(w->err, w->errlen, "%s: directories nested deeper than "
 		    "%d", w->path, WALK_DEPTH_MAX);
 		return -1;
 	}
@@ -792,7 +776,7 @@ enter_dir(struct walk *w, int dirfd, const char *name, const struct stat *sb,
 	}
 	if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1) {
-		errset(w->err, w->errlen, "%s: %s", w->path, strerror(errno));
+		builder_errset(w->err, w->errlen, "%s: %s", w->path, strerror(errno));
 		return -1;
 	}
 	w->depth++;
@@ -818,7 +802,7 @@ add_entry(struct walk *w, int dirfd, const char *name)
 	int		 excluded;
 
 	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
-		errset(w->err, w->errlen, "%s: %s", w->path, strerror(errno));
+		builder_errset(w->err, w->errlen, "%s: %s", w->path, strerror(errno));
 		return -1;
 	}
 	excluded = !forced(w) && dockerignore_excluded(w->ign, w->path);
@@ -837,7 +821,7 @@ add_entry(struct walk *w, int dirfd, const char *name)
 		return add_file(w, dirfd, name, &sb);
 	if (S_ISLNK(sb.st_mode))
 		return add_symlink(w, &sb);
-	errset(w->err, w->errlen, "%s is not a file, directory or symlink",
+	builder_errset(w->err, w->errlen, "%s is not a file, directory or symlink",
 	    w->path);
 	return -1;
 }
@@ -864,7 +848,7 @@ walk_dir(struct walk *w, int dirfd)
 
 	if ((dir = fdopendir(dirfd)) == NULL) {
 		close(dirfd);
-		errset(w->err, w->errlen, "%s: %s", w->path, strerror(errno));
+		builder_errset(w->err, w->errlen, "%s: %s", w->path, strerror(errno));
 		return -1;
 	}
 	while (rc == 0 && (errno = 0, de = readdir(dir)) != NULL) {
@@ -872,7 +856,7 @@ walk_dir(struct walk *w, int dirfd)
 			continue;
 		len = strlen(de->d_name);
 		if (saved + 1 + len >= sizeof(w->path)) {
-			errset(w->err, w->errlen, "%s/%s: path too long",
+			builder_errset(w->err, w->errlen, "%s/%s: path too long",
 			    w->path, de->d_name);
 			rc = -1;
 			break;
@@ -886,7 +870,7 @@ walk_dir(struct walk *w, int dirfd)
 		w->path[saved] = '\0';
 	}
 	if (rc == 0 && errno != 0) {
-		errset(w->err, w->errlen, "%s: %s", w->path, strerror(errno));
+		builder_errset(w->err, w->errlen, "%s: %s", w->path, strerror(errno));
 		rc = -1;
 	}
 	closedir(dir);
@@ -906,14 +890,14 @@ load_ignore(struct walk *w)
 	    O_NONBLOCK | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			return 0;
-		errset(w->err, w->errlen, "%s: %s", IGNORE_FILE,
+		builder_errset(w->err, w->errlen, "%s: %s", IGNORE_FILE,
 		    errno == ELOOP ? "is a symlink" : strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    st.st_size > IGNORE_TEXT_MAX) {
 		close(fd);
-		errset(w->err, w->errlen, "%s: not a regular file of at most "
+		builder_errset(w->err, w->errlen, "%s: not a regular file of at most "
 		    "%d bytes", IGNORE_FILE, IGNORE_TEXT_MAX);
 		return -1;
 	}
@@ -921,7 +905,7 @@ load_ignore(struct walk *w)
 	    (n = read(fd, text, (size_t)st.st_size + 1)) != st.st_size) {
 		free(text);
 		close(fd);
-		errset(w->err, w->errlen, "%s: cannot read it", IGNORE_FILE);
+		builder_errset(w->err, w->errlen, "%s: cannot read it", IGNORE_FILE);
 		return -1;
 	}
 	close(fd);
@@ -935,7 +919,7 @@ load_ignore(struct walk *w)
 	    (w->p->dockerfile != NULL &&
 	    dockerignore_excluded(w->ign, w->p->dockerfile) &&
 	    ignore_add(w->ign, w->p->dockerfile, 1) == -1)) {
-		errset(w->err, w->errlen, "out of memory");
+		builder_errset(w->err, w->errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -953,7 +937,7 @@ walk_all(struct walk *w)
 	/* The walk consumes its descriptor; the caller keeps srcfd. */
 	if ((fd = openat(w->p->srcfd, ".", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1) {
-		errset(w->err, w->errlen, "checkout: %s", strerror(errno));
+		builder_errset(w->err, w->errlen, "checkout: %s", strerror(errno));
 		return -1;
 	}
 	if (walk_dir(w, fd) == -1)
@@ -979,7 +963,7 @@ context_write(const struct context_params *p, struct context_stats *st,
 	if ((w.buf = malloc(IO_BUF_SIZE)) == NULL ||
 	    (w.entry = archive_entry_new()) == NULL ||
 	    (w.a = archive_write_new()) == NULL) {
-		errset(err, errlen, "out of memory");
+		builder_errset(err, errlen, "out of memory");
 		goto out;
 	}
 	/* ustar, with pax headers only for what ustar cannot say. */
@@ -987,7 +971,7 @@ context_write(const struct context_params *p, struct context_stats *st,
 	    archive_write_add_filter_none(w.a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(w.a, 1) != ARCHIVE_OK ||
 	    archive_write_open(w.a, &w, NULL, tar_write, NULL) != ARCHIVE_OK) {
-		errset(err, errlen, "tar: %s", archive_error_string(w.a));
+		builder_errset(err, errlen, "tar: %s", archive_error_string(w.a));
 		goto out;
 	}
 	rc = walk_all(&w);

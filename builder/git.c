@@ -81,22 +81,6 @@ struct git_lines {
 	char			 last[200];	/* for the error message */
 };
 
-static void
-errset(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((__format__(printf, 3, 4)));
-
-static void
-errset(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* --- the environment and the command line --------------------------------- */
 
 static int
@@ -296,7 +280,7 @@ git_read_one(struct git_io *io, int i, struct git_lines *gl, char *err,
 		return;
 	}
 	if ((size_t)n >= io->capsize - io->caplen) {
-		errset(err, errlen, "git printed more than %zu bytes",
+		builder_errset(err, errlen, "git printed more than %zu bytes",
 		    io->capsize);
 		io->failed = 1;
 		return;
@@ -325,7 +309,7 @@ git_collect(const struct git_fetch *f, pid_t pid, struct git_io *io,
 			pfd[i].revents = 0;
 		}
 		if ((n = poll(pfd, 2, 1000)) == -1 && errno != EINTR) {
-			errset(err, errlen, "poll: %s", strerror(errno));
+			builder_errset(err, errlen, "poll: %s", strerror(errno));
 			io->failed = 1;
 			break;
 		}
@@ -356,17 +340,17 @@ git_wait(pid_t pid, const char *what, struct git_lines *gl, char *err,
 
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR) {
-			errset(err, errlen, "git %s: waitpid: %s", what,
+			builder_errset(err, errlen, "git %s: waitpid: %s", what,
 			    strerror(errno));
 			return -1;
 		}
 	if (WIFSIGNALED(status)) {
-		errset(err, errlen, "git %s killed by signal %d", what,
+		builder_errset(err, errlen, "git %s killed by signal %d", what,
 		    WTERMSIG(status));
 		return -1;
 	}
 	if (WEXITSTATUS(status) != 0)
-		errset(err, errlen, "git %s failed (exit %d)%s%s", what,
+		builder_errset(err, errlen, "git %s failed (exit %d)%s%s", what,
 		    WEXITSTATUS(status), gl->last[0] != '\0' ? ": " : "",
 		    gl->last);
 	return WEXITSTATUS(status);
@@ -396,16 +380,16 @@ git_run(const struct git_fetch *f, const char *what, const char *const *args,
 	if (git_argv(f, args, argv, GIT_ARGV_MAX) == -1 ||
 	    git_environment(f, envbuf, sizeof(envbuf), envp,
 	    GIT_ENV_MAX) == -1) {
-		errset(err, errlen, "git %s: command line too long", what);
+		builder_errset(err, errlen, "git %s: command line too long", what);
 		return -1;
 	}
 	if (pipe2(errp, O_CLOEXEC) == -1) {
-		errset(err, errlen, "pipe: %s", strerror(errno));
+		builder_errset(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
 	if ((capture != NULL && pipe2(outp, O_CLOEXEC) == -1) ||
 	    (pid = fork()) == -1) {
-		errset(err, errlen, "git %s: %s", what, strerror(errno));
+		builder_errset(err, errlen, "git %s: %s", what, strerror(errno));
 		close(errp[0]);
 		close(errp[1]);
 		if (outp[0] != -1) {
@@ -578,12 +562,12 @@ git_resolve_ref(const struct git_fetch *f, char commit[BUILD_COMMIT_LEN],
 		args[a++] = names[i];
 	args[a] = NULL;
 	if ((out = malloc(GIT_CAPTURE_MAX)) == NULL) {
-		errset(err, errlen, "out of memory");
+		builder_errset(err, errlen, "out of memory");
 		return -1;
 	}
 	if ((rc = git_run(f, "ls-remote", args, out, GIT_CAPTURE_MAX, NULL,
 	    err, errlen)) == 0 && git_pick_ref(out, f->ref, commit) == -1) {
-		errset(err, errlen, "ref %s not found in the repository",
+		builder_errset(err, errlen, "ref %s not found in the repository",
 		    f->ref);
 		rc = -1;
 	}
@@ -605,7 +589,7 @@ git_verify_head(const struct git_fetch *f, const char *commit, char *err,
 		return -1;
 	if (strlen(out) < BUILD_COMMIT_LEN - 1 ||
 	    strncmp(out, commit, BUILD_COMMIT_LEN - 1) != 0) {
-		errset(err, errlen, "checked out %.40s, not %s", out, commit);
+		builder_errset(err, errlen, "checked out %.40s, not %s", out, commit);
 		return -1;
 	}
 	return 0;
@@ -625,7 +609,7 @@ git_check_submodule_urls(const struct git_fetch *f, const char *out,
 		value++;
 		why = buildreq_check_url(value, f->allow);
 		if (why != NULL) {
-			errset(err, errlen, "submodule URL %.200s %s", value,
+			builder_errset(err, errlen, "submodule URL %.200s %s", value,
 			    why);
 			return -1;
 		}
@@ -660,7 +644,7 @@ git_submodules(const struct git_fetch *f, char *err, size_t errlen)
 	if (git_run(f, "submodule init", init, NULL, 0, NULL, err, errlen) != 0)
 		return -1;
 	if ((out = malloc(GIT_CAPTURE_MAX)) == NULL) {
-		errset(err, errlen, "out of memory");
+		builder_errset(err, errlen, "out of memory");
 		return -1;
 	}
 	/* Exit 1: no submodule has a URL, nothing to fetch. */
@@ -710,12 +694,12 @@ git_fetch_commit(const struct git_fetch *f, char commit[BUILD_COMMIT_LEN],
 
 	/* Judged again here: nothing reaches git unchecked. */
 	if ((why = buildreq_check_url(f->url, f->allow)) != NULL) {
-		errset(err, errlen, "repository URL %.200s %s", f->url, why);
+		builder_errset(err, errlen, "repository URL %.200s %s", f->url, why);
 		return -1;
 	}
 	if (f->commit[0] != '\0') {
 		if (!is_commit_id(f->commit, strlen(f->commit))) {
-			errset(err, errlen, "commit %.64s is not 40 hex digits",
+			builder_errset(err, errlen, "commit %.64s is not 40 hex digits",
 			    f->commit);
 			return -1;
 		}
