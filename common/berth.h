@@ -76,6 +76,17 @@ enum imsg_type {
 	IMSG_TYPE_MAX
 };
 
+/* The control-plane dialect netd speaks (berth.conf "protocol"). */
+enum cp_protocol {
+	PROTO_NATIVE = 0,
+	PROTO_SKYPANEL,
+	PROTO_SKYPANEL_V2,
+	PROTO_MIAAS,
+	PROTO_LORMAS,
+	PROTO_CODARA,
+	PROTO_MAX
+};
+
 /* What a child needs from the configuration to set itself up. */
 struct wire_proc_conf {
 	uint32_t	role;		/* enum berth_role, never ROLE_PARENT */
@@ -90,6 +101,7 @@ struct wire_proc_conf {
 	uint32_t	listen_port;		/* 0: no listener */
 	/* netd's CA bundle for the control plane, read before confinement. */
 	char		ca_file[BERTH_PATH_LEN];	/* "": the system's */
+	uint32_t	protocol;	/* enum cp_protocol, netd only */
 };
 
 /* How far a child's confinement got, as the child itself set it up. */

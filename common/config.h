@@ -14,16 +14,6 @@
 #include "buildreq.h"
 #include "policy.h"
 
-enum cp_protocol {
-	PROTO_NATIVE = 0,
-	PROTO_SKYPANEL,
-	PROTO_SKYPANEL_V2,
-	PROTO_MIAAS,
-	PROTO_LORMAS,
-	PROTO_CODARA,
-	PROTO_MAX
-};
-
 #define CONF_URL_LEN	1024
 #define CONF_SECRET_LEN	512
 #define CONF_NAME_LEN	128

@@ -187,6 +187,8 @@ wire_decode_proc_conf(const struct imsg *imsg, struct wire_proc_conf *conf)
 	    0, 3)) != NULL ||
 	    (why = wire_check_range(imsg, "foreground", conf->foreground,
 	    0, 1)) != NULL ||
+	    (why = wire_check_range(imsg, "protocol", conf->protocol,
+	    0, PROTO_MAX - 1)) != NULL ||
 	    (why = wire_check_string(imsg, "user", conf->user,
 	    sizeof(conf->user))) != NULL ||
 	    (why = wire_check_string(imsg, "docker_socket",

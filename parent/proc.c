@@ -73,9 +73,11 @@ proc_send_conf(struct child *child, const struct berth_conf *conf)
 	/* Only netd listens (the local /health, /status, /metrics). */
 	wire.listen_port = child->role == ROLE_NETD ? conf->listen_port : 0;
 	/* ... and only netd verifies the control plane's certificate. */
-	if (child->role == ROLE_NETD)
+	if (child->role == ROLE_NETD) {
 		(void)strlcpy(wire.ca_file, conf->cp_ca_file,
 		    sizeof(wire.ca_file));
+		wire.protocol = conf->protocol;
+	}
 	(void)strlcpy(child->user, wire.user, sizeof(child->user));
 	if (imsgev_compose(&child->iev, IMSG_PROC_CONF, 0, getpid(), -1,
 	    &wire, sizeof(wire)) == -1)
