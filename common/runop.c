@@ -1278,6 +1278,7 @@ static const struct result_key result_keys[] = {
 	{ "pids",		JSON_INTEGER },
 	{ "deleted",		JSON_INTEGER },
 	{ "space_reclaimed",	JSON_INTEGER },
+	{ "engine_version",	JSON_STRING },
 };
 
 static const struct result_key app_keys[] = {

@@ -324,13 +324,16 @@ serve_status(struct httpd *h, struct evhttp_request *req)
 	json_t		*root;
 	char		*text = NULL;
 
-	root = json_pack("{s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:I, s:I}",
+	root = json_pack("{s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:s, s:o, s:I, "
+	    "s:I}",
 	    "version", BERTH_VERSION,
 	    "node_id", h->status.node_id,
 	    "control_plane", status_control_plane(h),
 	    "processes", status_processes(h),
 	    "tasks_running", (json_int_t)h->status.tasks_running,
 	    "containers_running", (json_int_t)h->status.containers_running,
+	    "containers_total", (json_int_t)h->status.containers_total,
+	    "docker_version", h->status.docker_version,
 	    "capacity", status_capacity(h),
 	    "updated_unix", (json_int_t)h->status.updated_unix,
 	    "heartbeat_age_seconds", (json_int_t)(heartbeat_age_ms(h) / 1000));

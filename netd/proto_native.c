@@ -346,7 +346,7 @@ native_capabilities(void)
 	    (json_int_t)(m->cpu_count > 0 ? m->cpu_count : 1),
 	    "memory_bytes", (json_int_t)m->memory_total_bytes, "disk_bytes",
 	    (json_int_t)(disk != NULL ? disk->total_bytes : 0),
-	    "docker_version", "", "gpus", gpus);
+	    "docker_version", nat.status.docker_version, "gpus", gpus);
 }
 
 static double
@@ -392,7 +392,7 @@ native_metrics(void)
 	    "load5", m->load5 < 0 ? 0 : m->load5,
 	    "load15", m->load15 < 0 ? 0 : m->load15,
 	    "containers_running", (json_int_t)nat.status.containers_running,
-	    "containers_total", (json_int_t)nat.status.containers_running,
+	    "containers_total", (json_int_t)nat.status.containers_total,
 	    "capacity", native_capacity());
 }
 

@@ -278,6 +278,34 @@ decode_metrics(json_t *v, void *out)
 	    &st->metrics);
 }
 
+/* --- containers ------------------------------------------------------ */
+
+static const struct field container_fields[] = {
+	STR("name", struct status_container, name),
+	STR("app", struct status_container, app),
+	STR("id", struct status_container, id),
+	STR("image", struct status_container, image),
+	STR("state", struct status_container, state),
+};
+
+static const char *
+decode_containers(json_t *v, void *out)
+{
+	struct netd_status	*st = out;
+	const char		*why;
+	json_t			*elem;
+	size_t			 i;
+
+	if (!json_is_array(v) || json_array_size(v) > STATUS_CONTAINERS_MAX)
+		return fail("containers", "not an array of at most 32");
+	json_array_foreach(v, i, elem)
+		if ((why = decode_object(elem, container_fields,
+		    nitems(container_fields), &st->containers[i])) != NULL)
+			return why;
+	st->ncontainers = json_array_size(v);
+	return NULL;
+}
+
 /* --- the whole -------------------------------------------------------- */
 
 static const struct field capacity_fields[] = {
@@ -310,6 +338,10 @@ static const struct field status_fields[] = {
 	    U32_MAX),
 	NUM("containers_running", F_U32, struct netd_status,
 	    containers_running, 0, U32_MAX),
+	NUM("containers_total", F_U32, struct netd_status,
+	    containers_total, 0, U32_MAX),
+	STR("docker_version", struct netd_status, docker_version),
+	SUB("containers", F_ARRAY, decode_containers),
 	SUB("capacity", F_OBJECT, decode_capacity),
 	NUM("updated_unix", F_I64, struct netd_status, updated_unix, 0,
 	    BYTES_MAX),

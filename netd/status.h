@@ -10,7 +10,9 @@
  *	 "load15", "kernel", "machine", "disks": [{"use", "path",
  *	 "free_bytes", "total_bytes"}], "gpus": [{"index", "name", "uuid",
  *	 "memory_total_bytes", "memory_used_bytes"}]},
- *	 "tasks_running": N, "containers_running": N,
+ *	 "tasks_running": N, "containers_running": N, "containers_total": N,
+ *	 "docker_version": "...", "containers": [{"name", "app", "id",
+ *	 "image", "state"}] (berth's own containers, at most 32),
  *	 "capacity": {"max_containers", "max_cpu_percent",
  *	 "max_memory_percent", "max_concurrent_builds",
  *	 "max_concurrent_runs"}, "updated_unix": N}
@@ -31,6 +33,7 @@
 #define STATUS_DISKS_MAX	2
 #define STATUS_GPUS_MAX		8
 #define STATUS_NAME_LEN		128
+#define STATUS_CONTAINERS_MAX	32
 
 struct status_process {
 	char		 name[16];		/* a role name */
@@ -72,6 +75,15 @@ struct status_metrics {
 	struct status_gpu gpus[STATUS_GPUS_MAX];
 };
 
+/* One container of this node's (berth.node label), as the runner listed it. */
+struct status_container {
+	char		 name[STATUS_NAME_LEN];
+	char		 app[64];
+	char		 id[65];		/* the engine's full id */
+	char		 image[256];
+	char		 state[16];		/* running exited created ... */
+};
+
 struct status_capacity {
 	uint32_t	 max_containers;
 	uint32_t	 max_cpu_percent;
@@ -87,6 +99,10 @@ struct netd_status {
 	struct status_metrics	 metrics;
 	uint32_t		 tasks_running;
 	uint32_t		 containers_running;
+	uint32_t		 containers_total;
+	char			 docker_version[32];	/* "": unknown */
+	size_t			 ncontainers;
+	struct status_container	 containers[STATUS_CONTAINERS_MAX];
 	struct status_capacity	 capacity;
 	int64_t			 updated_unix;
 };

@@ -62,6 +62,10 @@ int	 proc_compose(enum berth_role, uint32_t type, int fd,
 /* netd_feed.c */
 void	 netd_feed_init(struct event_base *, const struct berth_conf *);
 void	 netd_feed_ready(void);
+/* Run requests of the feed's inventory carry this bit in their peerid. */
+#define FEED_REQUEST_BIT	0x20000000u
+/* The runner's list of this node's containers (peerid has the bit). */
+void	 netd_feed_run_result(struct imsg *);
 
 /* tasks.c: the native control-plane protocol. */
 /* Run requests of tasks carry this bit in their peerid; berthctl's do not. */
@@ -73,6 +77,7 @@ void	 tasks_node_tick(int, short, void *);
 /* A protocol message from netd; -1 if it is not one or is malformed. */
 int	 tasks_netd_message(struct imsg *);
 void	 tasks_run_result(struct imsg *);
+uint32_t tasks_running_count(void);
 
 /* deploy.c: deploys from git (clone, build, deploy). */
 /* Requests of deploys carry this bit in their peerid, to both children. */

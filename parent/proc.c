@@ -366,6 +366,8 @@ proc_handle_run_result(struct child *child, struct imsg *imsg)
 		tasks_run_result(imsg);
 	else if (imsg->hdr.peerid & DEPLOY_REQUEST_BIT)
 		deploy_run_result(imsg);
+	else if (imsg->hdr.peerid & FEED_REQUEST_BIT)
+		netd_feed_run_result(imsg);
 	else
 		control_run_result(imsg);
 }

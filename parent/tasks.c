@@ -168,6 +168,19 @@ tasks_node_tick(int fd, short event, void *arg)
 	(void)evtimer_add(tasks.node_timer, &interval);
 }
 
+/* Tasks accepted and not finished yet, for the status feed. */
+uint32_t
+tasks_running_count(void)
+{
+	struct journal_entry	*e;
+	uint32_t		 n = 0;
+
+	TAILQ_FOREACH(e, &tasks.journal.entries, entry)
+		if (e->state == JOURNAL_ACCEPTED || e->state == JOURNAL_RUNNING)
+			n++;
+	return n;
+}
+
 static void
 tasks_send_event(const struct wire_event *ev)
 {

@@ -24,6 +24,7 @@
 #include <sys/queue.h>
 #include <sys/random.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -155,6 +156,7 @@ struct runner_ops {
 	int			 have_policy;
 	char			 policy_hash[POLICY_HASH_HEX + 1];
 	enum engine_state	 engine;
+	char			 engine_version[32];	/* printable, "" unknown */
 	struct op_states	 states;
 	size_t			 nstates;
 };
@@ -1652,6 +1654,8 @@ list_done(struct op_state *st, int status, const char *body, size_t len,
 	json_decref(list);
 	res = result_ok(st);
 	json_object_set_new(res, "apps", apps);
+	json_object_set_new(res, "engine_version",
+	    json_string(st->ops->engine_version));
 	op_finish(st, res);
 }
 
@@ -2706,6 +2710,20 @@ ops_set_policy(struct runner_ops *ops, const struct policy *policy)
 }
 
 /* Held requests go on, or fail, once the engine's state is known. */
+void
+ops_set_engine_version(struct runner_ops *ops, const char *version)
+{
+	size_t	 i;
+
+	(void)strlcpy(ops->engine_version, version,
+	    sizeof(ops->engine_version));
+	/* It comes from the engine: keep it to what a heartbeat may say. */
+	for (i = 0; ops->engine_version[i] != '\0'; i++)
+		if (!isalnum((unsigned char)ops->engine_version[i]) &&
+		    strchr(".-+~_", ops->engine_version[i]) == NULL)
+			ops->engine_version[i] = '_';
+}
+
 void
 ops_set_engine(struct runner_ops *ops, int reachable)
 {

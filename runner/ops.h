@@ -62,6 +62,8 @@ void		 ops_free(struct runner_ops *);
 void		 ops_set_policy(struct runner_ops *, const struct policy *);
 /* Whether the engine answered its ping; until then requests fail. */
 void		 ops_set_engine(struct runner_ops *, int reachable);
+/* The engine's version as its ping said, for list results (heartbeats). */
+void		 ops_set_engine_version(struct runner_ops *, const char *);
 /* One IMSG_RUN_REQUEST payload; answered later, exactly once. */
 void		 ops_request(struct runner_ops *, uint32_t peerid,
 		    const char *json, size_t len);

@@ -102,6 +102,7 @@ runner_pinged(const struct docker_engine_version *v, const char *error,
 	if (v != NULL) {
 		log_info("docker engine %s, API %s (min %s)", v->version,
 		    v->api_version, v->min_api_version);
+		ops_set_engine_version(ops, v->version);
 		ops_set_engine(ops, 1);
 		ping_backoff = PING_RETRY_MIN;
 		return;

@@ -27,6 +27,7 @@ chmod 0755 "$TMP"
 mkdir -p "$TMP/binds/data" "$TMP/outside"
 ln -s /etc "$TMP/binds/escape"
 PORT=$((20000 + RANDOM % 20000))
+HTTP_PORT=$((PORT + 1))
 CONF=$TMP/berth.conf
 CTL="$BERTHCTL -s $TMP/control.sock -a $TMP/state/audit.log"
 BERTHD_PID=
@@ -51,6 +52,7 @@ control-socket "$TMP/control.sock"
 workspace-root "$TMP/work"
 docker-socket "$SOCK"
 log-level debug
+listen on 127.0.0.1 port $HTTP_PORT
 control-plane {
 	node-name "runner-test"
 }
@@ -107,6 +109,23 @@ check "apps lists web as running" sh -c "$CTL apps | grep -E '^web +' | grep -q 
 refute "apps does not list the foreign container" sh -c "$CTL apps | grep -q intruder"
 check "inspect web" sh -c "$CTL inspect web | grep -q running"
 check "stats web" $CTL stats web
+
+# The status feed lists this node's containers from the runner: netd's
+# /status counts web as running (and not the foreign one) and carries
+# the engine's version.  The feed ticks every 5 s.
+engine=$(api http://d/v1.41/version | grep -o '"Version":"[^"]*"' | head -1 |
+    cut -d'"' -f4)
+status=
+for _ in $(seq 30); do
+	status=$(curl -sf "http://127.0.0.1:$HTTP_PORT/status")
+	grep -q '"containers_running":1,' <<<"$status" && break
+	sleep 0.5
+done
+note "status: $status"
+check "/status counts one running container of ours" \
+    grep -q '"containers_running":1,"containers_total":1,' <<<"$status"
+check "/status carries the engine version ($engine)" \
+    grep -q "\"docker_version\":\"$engine\"" <<<"$status"
 
 # the effective HostConfig is what policy says
 hc=$(api "http://d/v1.41/containers/$WEB_ID/json")

@@ -241,9 +241,11 @@ test_json_feeds_netd(void **state)
 	(void)state;
 	assert_non_null(mt = metrics_init("/tmp", "/", FAKE_NVML_PATH));
 	assert_int_equal(metrics_sample(mt, &m), 0);
-	root = json_pack("{s:s, s:[], s:o, s:i, s:i, s:{s:i, s:i, s:i, s:i, "
-	    "s:i}, s:I}", "node_id", "n1", "processes", "metrics",
-	    metrics_json(&m), "tasks_running", 0, "containers_running", 0,
+	root = json_pack("{s:s, s:[], s:o, s:i, s:i, s:i, s:s, s:[], "
+	    "s:{s:i, s:i, s:i, s:i, s:i}, s:I}", "node_id", "n1", "processes",
+	    "metrics", metrics_json(&m), "tasks_running", 0,
+	    "containers_running", 0, "containers_total", 0, "docker_version",
+	    "", "containers",
 	    "capacity", "max_containers", 1, "max_cpu_percent", 2,
 	    "max_memory_percent", 3, "max_concurrent_builds", 4,
 	    "max_concurrent_runs", 5, "updated_unix", (json_int_t)time(NULL));
