@@ -177,7 +177,7 @@ struct wire_resolver {
  * memory only.  Ids are PROTOCOL.md 2.7 ids (1-64 of A-Z a-z 0-9 _ -).
  */
 #define WIRE_ID_LEN		65
-#define WIRE_CREDENTIAL_LEN	256
+#define WIRE_CREDENTIAL_LEN	2048	/* JWTs of the dialects are long */
 #define WIRE_URL_LEN		1024
 #define WIRE_ED25519_LEN	32
 #define WIRE_HEX_LEN		65	/* 64 hex digits of a SHA-256 */

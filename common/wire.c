@@ -416,6 +416,8 @@ wire_decode_resolver(const struct imsg *imsg, struct wire_resolver *res)
 
 #define WIRE_ID_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
 			"0123456789_-"
+/* Bearer tokens of every dialect (JWTs, base64): no space, no control. */
+#define WIRE_TOKEN_CHARS	WIRE_ID_CHARS ".~+/="
 
 int
 wire_id_valid(const char *id)
@@ -427,7 +429,10 @@ wire_id_valid(const char *id)
 	return strspn(id, WIRE_ID_CHARS) == len;
 }
 
-/* A credential: 1-255 of the id characters (PROTOCOL.md 3.1), or empty. */
+/*
+ * A credential: the id characters of PROTOCOL.md 3.1 and those of the
+ * dialects' tokens, up to WIRE_CREDENTIAL_LEN - 1, or empty.
+ */
 static const char *
 wire_check_credential(const struct imsg *imsg, const char *value, size_t size,
     int allow_empty)
@@ -439,7 +444,7 @@ wire_check_credential(const struct imsg *imsg, const char *value, size_t size,
 		return why;
 	len = strlen(value);
 	if ((len == 0 && allow_empty) ||
-	    (len > 0 && strspn(value, WIRE_ID_CHARS) == len))
+	    (len > 0 && strspn(value, WIRE_TOKEN_CHARS) == len))
 		return NULL;
 	(void)snprintf(wire_reason, sizeof(wire_reason),
 	    "%s: field credential is malformed",
@@ -513,8 +518,6 @@ wire_decode_netd_identity(const struct imsg *imsg,
 		return why;
 	if ((id->node_id[0] == '\0') != (id->credential[0] == '\0'))
 		return "NETD_IDENTITY: node_id without credential or back";
-	if (id->node_id[0] == '\0' && id->token[0] == '\0')
-		return "NETD_IDENTITY: neither a credential nor a token";
 	if (strncmp(id->url, "http://", 7) != 0 &&
 	    strncmp(id->url, "https://", 8) != 0)
 		return "NETD_IDENTITY: url is not http or https";

@@ -23,7 +23,7 @@
 #include "httpd.h"
 #include "imsg.h"
 #include "log.h"
-#include "proto_native.h"
+#include "proto.h"
 #include "resolve.h"
 #include "sandbox.h"
 #include "status.h"
@@ -43,6 +43,7 @@ struct netd_state {
 static struct imsgev		 iev_parent;
 static struct sandbox_report	 netd_sandbox;
 static struct netd_state	 netd;
+static const struct proto	*dialect;
 
 static void	 netd_dispatch_parent(int, short, void *);
 
@@ -77,12 +78,28 @@ netd_prepare(const struct wire_proc_conf *conf)
 	    conf->listen_port);
 }
 
+static void
+netd_dialect_init(void)
+{
+	static struct proto_env	 env;
+
+	env.base = netd.base;
+	env.resolve = netd.resolve;
+	env.parent = &iev_parent;
+	env.ca = netd.ca;
+	env.ca_len = netd.ca_len;
+	dialect->init(&env);
+}
+
 void
 netd_main(void)
 {
 	struct wire_proc_conf	 conf;
 
 	child_receive_conf(ROLE_NETD, &conf);
+	if ((dialect = proto_lookup(conf.protocol)) == NULL)
+		fatalx("this netd does not speak control-plane protocol %u yet",
+		    conf.protocol);
 	netd_prepare(&conf);
 	sandbox_confine(ROLE_NETD, &conf, &netd_sandbox);
 
@@ -90,8 +107,7 @@ netd_main(void)
 	if (imsgev_init(&iev_parent, netd.base, BERTH_PARENT_FD,
 	    BERTH_IMSG_RUN_MAX, 0, netd_dispatch_parent, &iev_parent) == -1)
 		fatal("imsgev_init");
-	native_init(netd.base, netd.resolve, &iev_parent, netd.ca,
-	    netd.ca_len);
+	netd_dialect_init();
 	child_send_ready(&iev_parent, ROLE_NETD, &netd_sandbox);
 	log_info("ready as uid %u", (unsigned int)getuid());
 
@@ -111,7 +127,7 @@ netd_status(const struct imsg *imsg)
 		fatalx("%s: parent sent bad %s", __func__, why);
 	if (netd.httpd != NULL)
 		httpd_set_status(netd.httpd, &status);
-	native_status(&status);
+	dialect->status(&status);
 }
 
 static void
@@ -124,6 +140,16 @@ netd_resolver(const struct imsg *imsg)
 		fatalx("%s: parent sent bad %s", __func__, why);
 	if (resolve_configure(netd.resolve, &res) == -1)
 		fatalx("%s: c-ares refused the nameservers", __func__);
+}
+
+/* A message only the dialect understands; it decodes it itself. */
+static void
+netd_to_dialect(void (*handler)(const struct imsg *), const struct imsg *imsg)
+{
+	if (handler == NULL)
+		fatalx("parent sent %s, which protocol %s does not use",
+		    imsg_type_name(imsg->hdr.type), dialect->name);
+	handler(imsg);
 }
 
 static void
@@ -155,16 +181,16 @@ netd_dispatch_parent(int fd, short event, void *arg)
 			netd_resolver(&imsg);
 			break;
 		case IMSG_NETD_IDENTITY:
-			native_identity(&imsg);
+			netd_to_dialect(dialect->identity, &imsg);
 			break;
 		case IMSG_NETD_NODE:
-			native_node(&imsg);
+			netd_to_dialect(dialect->node, &imsg);
 			break;
 		case IMSG_TASK_ACCEPT:
-			native_accept(&imsg);
+			netd_to_dialect(dialect->accept, &imsg);
 			break;
 		case IMSG_EVENT_SEND:
-			native_event(&imsg);
+			netd_to_dialect(dialect->event, &imsg);
 			break;
 		default:
 			fatalx("%s: parent sent unknown message type %u",

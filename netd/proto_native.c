@@ -1,6 +1,9 @@
 /*
- * proto_native.c: netd's side of the native protocol (see
- * proto_native.h and PROTOCOL.md).  Five loops share one HTTP client:
+ * proto_native.c: netd's client of berth's native control-plane protocol
+ * (PROTOCOL.md), one of the dialects of proto.h.  It holds the node key
+ * and credential in memory only; they come from the parent
+ * (IMSG_NETD_IDENTITY) and new ones go back to it (IMSG_NETD_ENROLLED)
+ * before they are used.  Five loops share one HTTP client:
  * enrol (until a 201), heartbeat (every heartbeat_sec), poll (one
  * long-poll outstanding), accept (one task at a time, in the order the
  * parent journalled them) and outbox (events in the order the parent
@@ -30,7 +33,7 @@
 #include "http.h"
 #include "imsg.h"
 #include "log.h"
-#include "proto_native.h"
+#include "proto.h"
 #include "status.h"
 #include "task.h"
 #include "wire.h"
@@ -998,7 +1001,7 @@ native_client(void)
 		fatalx("native: cannot set up the HTTP client");
 }
 
-void
+static void
 native_identity(const struct imsg *imsg)
 {
 	struct wire_netd_identity	 id;
@@ -1006,6 +1009,9 @@ native_identity(const struct imsg *imsg)
 
 	if ((why = wire_decode_netd_identity(imsg, &id)) != NULL)
 		fatalx("%s: parent sent bad %s", __func__, why);
+	if (id.node_id[0] == '\0' && id.token[0] == '\0')
+		fatalx("%s: parent sent neither a credential nor a token",
+		    __func__);
 	native_stop_loops();
 	if (native_load_key(&id) == -1 || native_split_url(id.url) == -1)
 		fatalx("%s: unusable identity", __func__);
@@ -1034,7 +1040,7 @@ native_identity(const struct imsg *imsg)
 		native_loop_after(&nat.enrol, 0);
 }
 
-void
+static void
 native_node(const struct imsg *imsg)
 {
 	const char	*why;
@@ -1043,7 +1049,7 @@ native_node(const struct imsg *imsg)
 		fatalx("%s: parent sent bad %s", __func__, why);
 }
 
-void
+static void
 native_accept(const struct imsg *imsg)
 {
 	struct native_accept	*a;
@@ -1059,7 +1065,7 @@ native_accept(const struct imsg *imsg)
 		native_loop_after(&nat.accept, 0);
 }
 
-void
+static void
 native_event(const struct imsg *imsg)
 {
 	struct native_event	*e;
@@ -1075,22 +1081,21 @@ native_event(const struct imsg *imsg)
 		native_loop_after(&nat.outbox, 0);
 }
 
-void
+static void
 native_status(const struct netd_status *status)
 {
 	nat.status = *status;
 	nat.have_status = 1;
 }
 
-void
-native_init(struct event_base *base, struct resolve *resolve,
-    struct imsgev *parent, const char *ca, size_t ca_len)
+static void
+native_init(const struct proto_env *env)
 {
-	nat.base = base;
-	nat.resolve = resolve;
-	nat.parent = parent;
-	nat.ca = ca;
-	nat.ca_len = ca_len;
+	nat.base = env->base;
+	nat.resolve = env->resolve;
+	nat.parent = env->parent;
+	nat.ca = env->ca;
+	nat.ca_len = env->ca_len;
 	nat.heartbeat_sec = 30;
 	nat.poll_timeout_sec = 30;
 	nat.poll_interval_ms = 5000;
@@ -1103,3 +1108,13 @@ native_init(struct event_base *base, struct resolve *resolve,
 	native_loop_init(&nat.accept, "accept", native_accept_start);
 	native_loop_init(&nat.outbox, "outbox", native_outbox_start);
 }
+
+const struct proto proto_native = {
+	.name = "native",
+	.init = native_init,
+	.identity = native_identity,
+	.node = native_node,
+	.accept = native_accept,
+	.event = native_event,
+	.status = native_status,
+};

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "parent.h"
 #include "policy.h"
+#include "proto.h"
 
 /* Grace the children get to exit once their channels are closed. */
 #define SHUTDOWN_GRACE_MSEC	1500
@@ -91,6 +92,12 @@ parent_load_conf(const char *path, struct berth_conf *conf)
 	    conf_apply_env(conf, environment_lookup) == -1 ||
 	    conf_check(conf) == -1)
 		return -1;
+	/* Refused here, not by a netd that dies at start. */
+	if (proto_lookup(conf->protocol) == NULL) {
+		log_warnx("%s: protocol %s is not supported by this berthd "
+		    "yet", path, protocol_name(conf->protocol));
+		return -1;
+	}
 	return 0;
 }
 

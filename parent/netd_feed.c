@@ -45,6 +45,7 @@ static struct {
 	uint32_t	 total;
 	char		 engine_version[32];
 	uint32_t	 asked;		/* peerid outstanding, 0: none */
+	int		 known;		/* a list has come */
 	uint32_t	 next;
 } inventory;
 
@@ -90,6 +91,8 @@ feed_capacity(void)
 	    (json_int_t)feed_conf->max_concurrent_builds,
 	    "max_concurrent_runs", (json_int_t)feed_conf->max_concurrent_runs);
 }
+
+static void	 feed_status(void);
 
 /* Ask the runner for this node's containers, unless a list is pending. */
 static void
@@ -183,9 +186,14 @@ netd_feed_run_result(struct imsg *imsg)
 	}
 	(void)json_unpack(root, "{s:b, s?s}", "ok", &ok, "engine_version",
 	    &version);
-	if (ok && (apps = json_object_get(root, "apps")) != NULL)
+	if (ok && (apps = json_object_get(root, "apps")) != NULL) {
 		feed_inventory_keep(apps, version);
-	else
+		/* Registrations wait for the engine's word: say it now. */
+		if (!inventory.known) {
+			inventory.known = 1;
+			feed_status();
+		}
+	} else
 		log_debug("%s: the runner could not list", __func__);
 	json_decref(root);
 }

@@ -60,7 +60,8 @@ tasks_init(struct event_base *base, const struct berth_conf *conf,
 	char	 dir[BERTH_PATH_LEN + 16];
 
 	tasks.conf = conf;
-	if (conf->protocol != PROTO_NATIVE || conf->cp_url[0] == '\0')
+	/* codara's control plane calls us; the others are called. */
+	if (conf->protocol == PROTO_CODARA || conf->cp_url[0] == '\0')
 		return;
 	tasks.enabled = 1;
 	if (identity_load(&tasks.identity, conf->state_dir) == -1)
@@ -77,8 +78,9 @@ tasks_init(struct event_base *base, const struct berth_conf *conf,
 	    NULL)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
 	tasks.next_request = 1;
-	log_info("native control plane: %s, %s, %zu events pending",
-	    conf->cp_url, tasks.identity.enrolled ? "enrolled" :
+	log_info("%s control plane: %s, %s, %zu events pending",
+	    protocol_name(conf->protocol), conf->cp_url,
+	    tasks.identity.enrolled ? "enrolled" :
 	    "not enrolled yet", tasks.spool.nrecords);
 }
 
@@ -106,9 +108,12 @@ tasks_send_identity(void)
 		(void)strlcpy(id.credential, tasks.identity.credential,
 		    sizeof(id.credential));
 	} else if (conf->enrol_token[0] == '\0') {
-		log_warnx("not enrolled and no enrol-token configured: the "
-		    "node cannot join %s", conf->cp_url);
-		return;
+		/* miaas registers without one (CONTRACTS.md 3.2). */
+		if (conf->protocol != PROTO_MIAAS) {
+			log_warnx("not enrolled and no enrol-token configured: "
+			    "the node cannot join %s", conf->cp_url);
+			return;
+		}
 	} else if (strlcpy(id.token, conf->enrol_token, sizeof(id.token)) >=
 	    sizeof(id.token)) {
 		log_warnx("enrol-token is too long");

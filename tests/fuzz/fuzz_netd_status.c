@@ -79,6 +79,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		}
 		check_metrics(&st.metrics);
+		check_string(st.docker_version, sizeof(st.docker_version));
+		if (st.ncontainers > STATUS_CONTAINERS_MAX)
+			abort();
+		for (i = 0; i < st.ncontainers; i++) {
+			check_string(st.containers[i].name,
+			    sizeof(st.containers[i].name));
+			check_string(st.containers[i].image,
+			    sizeof(st.containers[i].image));
+			check_string(st.containers[i].state,
+			    sizeof(st.containers[i].state));
+		}
 	}
 	free(buf);
 	return 0;
