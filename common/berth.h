@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "compat.h"
+#include "policy.h"
 
 #define BERTH_CONF_FILE		"/etc/berth/berth.conf"
 #define BERTH_STATE_DIR		"/var/lib/berth"
@@ -73,6 +74,15 @@ enum imsg_type {
 	IMSG_EVENT_ACKED,	/* netd -> parent: struct wire_event_ack */
 	IMSG_NETD_SIGNED,	/* netd -> parent: empty, "tasks_signed": true */
 	IMSG_CTL_PROGRESS,	/* parent -> berthctl: struct wire_ctl_progress */
+	/* berthctl tasks, task ID, policy (parent/control.c). */
+	IMSG_CTL_TASKS_REQ,	/* berthctl -> parent: wire_ctl_tasks_req */
+	IMSG_CTL_TASK,		/* parent -> berthctl: wire_ctl_task */
+	IMSG_CTL_TASKS_END,	/* parent -> berthctl: wire_ctl_tasks_end */
+	IMSG_CTL_TASK_REQ,	/* berthctl -> parent: wire_ctl_task_req */
+	IMSG_CTL_TASK_BODY,	/* parent -> berthctl: task JSON, no secrets */
+	IMSG_CTL_TASK_EVENT,	/* parent -> berthctl: wire_event, spooled */
+	IMSG_CTL_POLICY_REQ,	/* berthctl -> parent: empty */
+	IMSG_CTL_POLICY,	/* parent -> berthctl: wire_ctl_policy */
 	IMSG_TYPE_MAX
 };
 
@@ -247,6 +257,53 @@ struct wire_event {
 struct wire_event_ack {
 	char		task_id[WIRE_ID_LEN];
 	uint32_t	acked_seq;		/* every event 1..acked_seq is done */
+};
+
+/*
+ * berthctl tasks and task ID: the parent's task journal (parent/journal.h)
+ * as berthctl sees it.  Strings are printable lines, the parent having
+ * replaced any control character; states are journal_state_name()'s.
+ */
+#define WIRE_CTL_TASK_MESSAGE_LEN	256
+#define WIRE_CTL_TASKS_MAX		4096	/* rows in one listing */
+/* The task JSON of IMSG_CTL_TASK_BODY fits one control-socket message. */
+#define WIRE_CTL_TASK_BODY_MAX		(64 * 1024 - 64)
+
+struct wire_ctl_tasks_req {
+	uint32_t	all;		/* 1: every task, else recent only */
+};
+
+struct wire_ctl_task_req {
+	char		task_id[WIRE_ID_LEN];
+};
+
+struct wire_ctl_task {
+	char		task_id[WIRE_ID_LEN];
+	char		kind[16];		/* "deploy", ...; "" unknown */
+	char		app[64];
+	char		state[16];		/* received ... refused */
+	char		event_state[16];	/* "" or the last event's */
+	char		event_stage[16];
+	char		event_message[WIRE_CTL_TASK_MESSAGE_LEN];
+	int64_t		seq;
+	int64_t		not_after;
+	int64_t		received;		/* unix time; 0: not known */
+	int64_t		updated;		/* last journal change */
+	int64_t		event_time;		/* 0: no event yet */
+	uint32_t	event_seq;		/* events made so far */
+	uint32_t	spooled;		/* of those, not acknowledged */
+};
+
+struct wire_ctl_tasks_end {
+	uint32_t	journal;	/* 0: no journal (no control plane) */
+	uint32_t	listed;		/* IMSG_CTL_TASK rows sent */
+	uint32_t	total;		/* tasks in the journal */
+};
+
+/* berthctl policy: the parent's policy and the hash it audits with. */
+struct wire_ctl_policy {
+	struct policy	policy;
+	char		policy_hash[WIRE_HEX_LEN];
 };
 
 /* Entry points of the children, called from berthd's main for -P ROLE. */

@@ -6,11 +6,13 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "berth.h"
+#include "policy.h"
 #include "wire.h"
 
 static const char *const role_names[ROLE_MAX] = {
@@ -53,6 +55,14 @@ static const char *const imsg_type_names[IMSG_TYPE_MAX] = {
 	[IMSG_EVENT_ACKED] = "EVENT_ACKED",
 	[IMSG_NETD_SIGNED] = "NETD_SIGNED",
 	[IMSG_CTL_PROGRESS] = "CTL_PROGRESS",
+	[IMSG_CTL_TASKS_REQ] = "CTL_TASKS_REQ",
+	[IMSG_CTL_TASK] = "CTL_TASK",
+	[IMSG_CTL_TASKS_END] = "CTL_TASKS_END",
+	[IMSG_CTL_TASK_REQ] = "CTL_TASK_REQ",
+	[IMSG_CTL_TASK_BODY] = "CTL_TASK_BODY",
+	[IMSG_CTL_TASK_EVENT] = "CTL_TASK_EVENT",
+	[IMSG_CTL_POLICY_REQ] = "CTL_POLICY_REQ",
+	[IMSG_CTL_POLICY] = "CTL_POLICY",
 };
 
 const char *
@@ -709,5 +719,201 @@ wire_decode_ctl_progress(const struct imsg *imsg,
 	n = strlen(progress->text);
 	if (!wire_all_zero(progress->text + n, sizeof(progress->text) - n))
 		return "CTL_PROGRESS: data after the text";
+	return NULL;
+}
+
+/* --- berthctl tasks, task ID, policy ---------------------------------- */
+
+static int
+wire_journal_state_valid(const char *state)
+{
+	static const char *const states[] = { "received", "accepted",
+	    "running", "finished", "closed", "refused", NULL };
+
+	return wire_word_in(state, states);
+}
+
+/* An event's state or stage as the journal kept it: a-z only, or "". */
+static int
+wire_lower_word(const char *word)
+{
+	return strspn(word, "abcdefghijklmnopqrstuvwxyz") == strlen(word);
+}
+
+/* A string field berthctl prints: terminated and one printable line. */
+static const char *
+wire_check_text(const struct imsg *imsg, const char *field, const char *value,
+    size_t size)
+{
+	const char	*why;
+
+	if ((why = wire_check_string(imsg, field, value, size)) != NULL)
+		return why;
+	return wire_check_line(imsg, field, value);
+}
+
+const char *
+wire_decode_ctl_tasks_req(const struct imsg *imsg,
+    struct wire_ctl_tasks_req *req)
+{
+	const char	*why;
+
+	if ((why = wire_check_size(imsg, sizeof(*req))) != NULL)
+		return why;
+	memcpy(req, imsg->data, sizeof(*req));
+	return wire_check_range(imsg, "all", req->all, 0, 1);
+}
+
+const char *
+wire_decode_ctl_task_req(const struct imsg *imsg,
+    struct wire_ctl_task_req *req)
+{
+	const char	*why;
+
+	if ((why = wire_check_size(imsg, sizeof(*req))) != NULL)
+		return why;
+	memcpy(req, imsg->data, sizeof(*req));
+	return wire_check_id(imsg, "task_id", req->task_id,
+	    sizeof(req->task_id), 0);
+}
+
+static const char *
+wire_check_task_times(const struct imsg *imsg, const struct wire_ctl_task *t)
+{
+	const int64_t	 max = (INT64_C(1) << 53) - 1;
+	const char	*why;
+
+	if ((why = wire_check_range(imsg, "seq", t->seq, 1, max)) != NULL ||
+	    (why = wire_check_range(imsg, "not_after", t->not_after, -max,
+	    max)) != NULL ||
+	    (why = wire_check_range(imsg, "received", t->received, 0,
+	    max)) != NULL ||
+	    (why = wire_check_range(imsg, "updated", t->updated, 0,
+	    max)) != NULL ||
+	    (why = wire_check_range(imsg, "event_time", t->event_time, 0,
+	    max)) != NULL ||
+	    (why = wire_check_range(imsg, "event_seq", t->event_seq, 0,
+	    INT32_MAX)) != NULL ||
+	    (why = wire_check_range(imsg, "spooled", t->spooled, 0,
+	    t->event_seq)) != NULL)
+		return why;
+	return NULL;
+}
+
+const char *
+wire_decode_ctl_task(const struct imsg *imsg, struct wire_ctl_task *t)
+{
+	const char	*why;
+
+	if ((why = wire_check_size(imsg, sizeof(*t))) != NULL)
+		return why;
+	memcpy(t, imsg->data, sizeof(*t));
+	if ((why = wire_check_id(imsg, "task_id", t->task_id,
+	    sizeof(t->task_id), 0)) != NULL ||
+	    (why = wire_check_text(imsg, "kind", t->kind,
+	    sizeof(t->kind))) != NULL ||
+	    (why = wire_check_text(imsg, "app", t->app,
+	    sizeof(t->app))) != NULL ||
+	    (why = wire_check_text(imsg, "state", t->state,
+	    sizeof(t->state))) != NULL ||
+	    (why = wire_check_text(imsg, "event_state", t->event_state,
+	    sizeof(t->event_state))) != NULL ||
+	    (why = wire_check_text(imsg, "event_stage", t->event_stage,
+	    sizeof(t->event_stage))) != NULL ||
+	    (why = wire_check_text(imsg, "event_message", t->event_message,
+	    sizeof(t->event_message))) != NULL ||
+	    (why = wire_check_task_times(imsg, t)) != NULL)
+		return why;
+	if (!wire_journal_state_valid(t->state))
+		return "CTL_TASK: unknown journal state";
+	if (!wire_lower_word(t->event_state) ||
+	    !wire_lower_word(t->event_stage))
+		return "CTL_TASK: event state or stage is not a word";
+	if (t->event_state[0] == '\0' && (t->event_stage[0] != '\0' ||
+	    t->event_message[0] != '\0' || t->event_time != 0))
+		return "CTL_TASK: an event stage or message without an event";
+	return NULL;
+}
+
+const char *
+wire_decode_ctl_tasks_end(const struct imsg *imsg,
+    struct wire_ctl_tasks_end *end)
+{
+	const char	*why;
+
+	if ((why = wire_check_size(imsg, sizeof(*end))) != NULL)
+		return why;
+	memcpy(end, imsg->data, sizeof(*end));
+	if ((why = wire_check_range(imsg, "journal", end->journal, 0,
+	    1)) != NULL ||
+	    (why = wire_check_range(imsg, "listed", end->listed, 0,
+	    WIRE_CTL_TASKS_MAX)) != NULL ||
+	    (why = wire_check_range(imsg, "total", end->total, end->listed,
+	    UINT32_MAX)) != NULL)
+		return why;
+	if (!end->journal && end->total != 0)
+		return "CTL_TASKS_END: tasks without a journal";
+	return NULL;
+}
+
+/* No env entry marked secret may carry its value to berthctl. */
+static int
+wire_task_body_has_secret(json_t *task)
+{
+	json_t	*env, *entry;
+	size_t	 i;
+
+	env = json_object_get(json_object_get(task, "spec"), "env");
+	json_array_foreach(env, i, entry)
+		if (json_is_true(json_object_get(entry, "secret")) &&
+		    json_object_get(entry, "value") != NULL)
+			return 1;
+	return 0;
+}
+
+const char *
+wire_decode_ctl_task_body(const struct imsg *imsg, json_t **out)
+{
+	json_t		*task;
+	const char	*why, *id;
+
+	*out = NULL;
+	if ((why = wire_decode_json(imsg, WIRE_CTL_TASK_BODY_MAX, 0)) != NULL)
+		return why;
+	if ((task = json_loadb(imsg->data, imsg->hdr.len,
+	    JSON_REJECT_DUPLICATES, NULL)) == NULL)
+		return "CTL_TASK_BODY: not JSON";
+	if (!json_is_object(task) ||
+	    (id = json_string_value(json_object_get(task, "id"))) == NULL ||
+	    !wire_id_valid(id)) {
+		json_decref(task);
+		return "CTL_TASK_BODY: not a task object with an id";
+	}
+	if (wire_task_body_has_secret(task)) {
+		json_decref(task);
+		return "CTL_TASK_BODY: holds the value of a secret";
+	}
+	*out = task;
+	return NULL;
+}
+
+const char *
+wire_decode_ctl_policy(const struct imsg *imsg, struct wire_ctl_policy *p)
+{
+	const char	*why;
+
+	if ((why = wire_check_size(imsg, sizeof(*p))) != NULL)
+		return why;
+	memcpy(p, imsg->data, sizeof(*p));
+	if ((why = policy_validate(&p->policy)) != NULL) {
+		(void)snprintf(wire_reason, sizeof(wire_reason),
+		    "CTL_POLICY: %s", why);
+		return wire_reason;
+	}
+	if ((why = wire_check_hex(imsg, "policy_hash", p->policy_hash,
+	    sizeof(p->policy_hash))) != NULL)
+		return why;
+	if (p->policy_hash[0] == '\0')
+		return "CTL_POLICY: empty policy_hash";
 	return NULL;
 }

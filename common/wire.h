@@ -54,6 +54,28 @@ const char	*wire_decode_task_answer(const struct imsg *,
 const char	*wire_decode_event(const struct imsg *, struct wire_event *);
 const char	*wire_decode_event_ack(const struct imsg *,
 		    struct wire_event_ack *);
+/*
+ * berthctl tasks, task ID and policy.  Strings that berthctl prints are
+ * single printable lines; a task's state is a journal state, its event's
+ * state and stage are words of a-z.  The task body is a JSON object with
+ * a valid "id" and no value of an env entry marked secret; on success
+ * *task is the parsed object, for the caller to json_decref().  The
+ * policy passes policy_validate() and carries a non-empty SHA-256.
+ */
+struct json_t;
+const char	*wire_decode_ctl_tasks_req(const struct imsg *,
+		    struct wire_ctl_tasks_req *);
+const char	*wire_decode_ctl_task_req(const struct imsg *,
+		    struct wire_ctl_task_req *);
+const char	*wire_decode_ctl_task(const struct imsg *,
+		    struct wire_ctl_task *);
+const char	*wire_decode_ctl_tasks_end(const struct imsg *,
+		    struct wire_ctl_tasks_end *);
+const char	*wire_decode_ctl_task_body(const struct imsg *,
+		    struct json_t **task);
+const char	*wire_decode_ctl_policy(const struct imsg *,
+		    struct wire_ctl_policy *);
+
 /* A protocol id: 1-64 of A-Z a-z 0-9 _ -. */
 int		 wire_id_valid(const char *);
 

@@ -15,12 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
 #include "berth.h"
+#include "config.h"
 #include "imsg.h"
 #include "log.h"
+#include "policy.h"
 #include "runop.h"
 #include "wire.h"
 
@@ -57,7 +60,13 @@ usage(void)
 	    "                      engine events of the containers this node owns\n"
 	    "  image remove REF | image prune\n"
 	    "  audit verify        check the whole audit chain\n"
-	    "  audit tail [-n N]   print the last N audit records (10)\n");
+	    "  audit tail [-n N]   print the last N audit records (10)\n"
+	    "  tasks [--all]       the tasks in the journal: unfinished and\n"
+	    "                      the last few finished, or every one\n"
+	    "  task ID             one task: journal entry, spooled events\n"
+	    "  policy              the runner's policy and its hash\n"
+	    "  config check [-f FILE]\n"
+	    "                      check berth.conf without berthd\n");
 	exit(EXIT_USAGE);
 }
 
@@ -80,9 +89,10 @@ control_connect(const char *path)
 }
 
 static void
-send_request(struct imsgbuf *ibuf, uint32_t type)
+send_request(struct imsgbuf *ibuf, uint32_t type, const void *data,
+    size_t len)
 {
-	if (imsg_compose(ibuf, type, 0, getpid(), -1, NULL, 0) == -1)
+	if (imsg_compose(ibuf, type, 0, getpid(), -1, data, len) == -1)
 		fatal("compose");
 	while (imsgbuf_queued(ibuf) > 0)
 		if (imsgbuf_write(ibuf) == -1)
@@ -187,7 +197,7 @@ cmd_status(int argc, char *argv[])
 	if (argc != 1)
 		usage();
 	control_open(ibuf);
-	send_request(ibuf, IMSG_CTL_STATUS);
+	send_request(ibuf, IMSG_CTL_STATUS, NULL, 0);
 	while (!done) {
 		read_reply(ibuf, &imsg);
 		switch (imsg.hdr.type) {
@@ -1063,6 +1073,625 @@ cmd_events(int argc, char *argv[])
 	return rc;
 }
 
+/* --- tasks, task ID, policy, config check ------------------------------ */
+
+/*
+ * Options after a command's name, in any order.  optind 0 makes getopt
+ * start afresh: main's "+" (stop at the command) must not carry over,
+ * so that "task ID --json" works as "task --json ID" does.
+ */
+#define COMMAND_OPTIND_RESET	0
+
+static void
+control_done(struct imsgbuf *ibuf)
+{
+	close(ibuf->fd);
+	imsgbuf_clear(ibuf);
+}
+
+/*
+ * A JSON string; when the text is not UTF-8 (a message cut inside a
+ * character), each byte that is not ASCII becomes "?".
+ */
+static json_t *
+json_text(const char *s)
+{
+	json_t	*v;
+	char	*copy, *p;
+
+	if ((v = json_string(s)) != NULL)
+		return v;
+	if ((copy = strdup(s)) == NULL)
+		fatal("%s", __func__);
+	for (p = copy; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	v = json_string(copy);
+	free(copy);
+	return v;
+}
+
+static void
+json_print(json_t *v, size_t flags)
+{
+	if (v == NULL || json_dumpf(v, stdout, flags) == -1)
+		fatalx("cannot print JSON");
+	putchar('\n');
+}
+
+/*
+ * Text as one line, with anything a terminal would act on as a space:
+ * C0 controls, DEL, and C1 controls written in UTF-8 (0xc2 0x80-0x9f).
+ */
+static void
+print_clean(const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+
+	for (; *p != '\0'; p++) {
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			putchar(' ');
+			p++;
+		} else
+			putchar(*p < 0x20 || *p == 0x7f ? ' ' : *p);
+	}
+}
+
+/* "2026-11-23T19:02:11Z", or "-" for 0. */
+static const char *
+format_time(int64_t when, char *buf, size_t len)
+{
+	struct tm	 tm;
+	time_t		 t = (time_t)when;
+
+	if (when <= 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return "-";
+	return buf;
+}
+
+/* "42s", "17m", "5h", "3d" since when, or "-" for 0. */
+static const char *
+format_age(int64_t when, time_t now, char *buf, size_t len)
+{
+	long long	 age = (long long)now - (long long)when;
+
+	if (when <= 0)
+		return "-";
+	if (age < 0)
+		age = 0;
+	if (age < 120)
+		(void)snprintf(buf, len, "%llds", age);
+	else if (age < 2 * 3600)
+		(void)snprintf(buf, len, "%lldm", age / 60);
+	else if (age < 2 * 86400)
+		(void)snprintf(buf, len, "%lldh", age / 3600);
+	else
+		(void)snprintf(buf, len, "%lldd", age / 86400);
+	return buf;
+}
+
+/* The newest event as "state/stage", "state", or "-". */
+static const char *
+format_event(const struct wire_ctl_task *t, char *buf, size_t len)
+{
+	if (t->event_state[0] == '\0')
+		return "-";
+	(void)snprintf(buf, len, "%s%s%s", t->event_state,
+	    t->event_stage[0] != '\0' ? "/" : "", t->event_stage);
+	return buf;
+}
+
+static json_t *
+task_row_json(const struct wire_ctl_task *t)
+{
+	json_t	*v = json_object(), *event = json_null();
+
+	if (t->event_state[0] != '\0')
+		event = json_pack("{s:I, s:s, s:s, s:o}", "time",
+		    (json_int_t)t->event_time, "state", t->event_state,
+		    "stage", t->event_stage, "message",
+		    json_text(t->event_message));
+	if (v == NULL || event == NULL ||
+	    json_object_set_new(v, "id", json_string(t->task_id)) == -1 ||
+	    json_object_set_new(v, "kind", json_text(t->kind)) == -1 ||
+	    json_object_set_new(v, "app", json_text(t->app)) == -1 ||
+	    json_object_set_new(v, "state", json_string(t->state)) == -1 ||
+	    json_object_set_new(v, "seq", json_integer(t->seq)) == -1 ||
+	    json_object_set_new(v, "not_after",
+	    json_integer(t->not_after)) == -1 ||
+	    json_object_set_new(v, "received",
+	    json_integer(t->received)) == -1 ||
+	    json_object_set_new(v, "updated",
+	    json_integer(t->updated)) == -1 ||
+	    json_object_set_new(v, "events",
+	    json_integer(t->event_seq)) == -1 ||
+	    json_object_set_new(v, "spooled", json_integer(t->spooled)) == -1 ||
+	    json_object_set_new(v, "event", event) == -1)
+		fatalx("%s: cannot encode", __func__);
+	return v;
+}
+
+static int
+text_width(int width, const char *s)
+{
+	int	 len = (int)strlen(s);
+
+	return len > width ? len : width;
+}
+
+/* ID KIND APP STATE EVENT AGE MESSAGE, the columns as wide as needed. */
+static void
+print_task_table(const struct wire_ctl_task *rows, size_t n)
+{
+	char	 event[40], age[32];
+	int	 wid = 2, wkind = 4, wapp = 3, wstate = 5, wevent = 5;
+	time_t	 now = time(NULL);
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		wid = text_width(wid, rows[i].task_id);
+		wkind = text_width(wkind, rows[i].kind);
+		wapp = text_width(wapp, rows[i].app);
+		wstate = text_width(wstate, rows[i].state);
+		wevent = text_width(wevent, format_event(&rows[i], event,
+		    sizeof(event)));
+	}
+	printf("%-*s  %-*s  %-*s  %-*s  %-*s  %4s  %s\n", wid, "ID", wkind,
+	    "KIND", wapp, "APP", wstate, "STATE", wevent, "EVENT", "AGE",
+	    "MESSAGE");
+	for (i = 0; i < n; i++) {
+		printf("%-*s  %-*s  %-*s  %-*s  %-*s  %4s  ", wid,
+		    rows[i].task_id, wkind, rows[i].kind[0] != '\0' ?
+		    rows[i].kind : "-", wapp, rows[i].app[0] != '\0' ?
+		    rows[i].app : "-", wstate, rows[i].state, wevent,
+		    format_event(&rows[i], event, sizeof(event)),
+		    format_age(rows[i].received != 0 ? rows[i].received :
+		    rows[i].updated, now, age, sizeof(age)));
+		print_clean(rows[i].event_message);
+		putchar('\n');
+	}
+}
+
+static int
+cmd_tasks(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct wire_ctl_tasks_req	 req;
+	struct wire_ctl_tasks_end	 end;
+	struct wire_ctl_task		*rows;
+	struct imsgbuf			 control;
+	struct imsg			 imsg;
+	const char			*why;
+	json_t				*list;
+	size_t				 n = 0, i;
+	uint32_t			 left;
+	int				 ch, done = 0;
+
+	memset(&req, 0, sizeof(req));
+	optind = COMMAND_OPTIND_RESET;
+	while ((ch = getopt_long(argc, argv, "a", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			req.all = 1;
+			break;
+		case 'j':
+			json_output = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if ((rows = calloc(WIRE_CTL_TASKS_MAX, sizeof(*rows))) == NULL)
+		fatal("calloc");
+	control_open(&control);
+	send_request(&control, IMSG_CTL_TASKS_REQ, &req, sizeof(req));
+	while (!done) {
+		read_reply(&control, &imsg);
+		switch (imsg.hdr.type) {
+		case IMSG_CTL_TASK:
+			if (n == WIRE_CTL_TASKS_MAX)
+				fatalx("berthd sent more than %d tasks",
+				    WIRE_CTL_TASKS_MAX);
+			if ((why = wire_decode_ctl_task(&imsg,
+			    &rows[n])) != NULL)
+				fatalx("berthd sent bad %s", why);
+			n++;
+			break;
+		case IMSG_CTL_TASKS_END:
+			if ((why = wire_decode_ctl_tasks_end(&imsg,
+			    &end)) != NULL)
+				fatalx("berthd sent bad %s", why);
+			if (end.listed != n)
+				fatalx("berthd counted %u tasks and sent %zu",
+				    end.listed, n);
+			done = 1;
+			break;
+		default:
+			fatalx("berthd sent unexpected message type %u",
+			    imsg.hdr.type);
+		}
+		imsg_free(&imsg);
+	}
+	control_done(&control);
+	if (json_output) {
+		if ((list = json_array()) == NULL)
+			fatalx("json_array");
+		for (i = 0; i < n; i++)
+			json_array_append_new(list, task_row_json(&rows[i]));
+		json_print(list, JSON_COMPACT);
+		json_decref(list);
+	} else if (!end.journal)
+		fprintf(stderr, "berthctl: berthd keeps no task journal: "
+		    "no control plane is configured\n");
+	else {
+		print_task_table(rows, n);
+		left = end.total - end.listed;
+		if (left > 0 && !req.all)
+			printf("(%u older finished task%s not shown; "
+			    "tasks --all shows every task)\n", left,
+			    left == 1 ? "" : "s");
+		else if (left > 0)
+			printf("(the %u oldest task%s not shown)\n", left,
+			    left == 1 ? "" : "s");
+	}
+	free(rows);
+	return 0;
+}
+
+static json_t *
+event_json(const struct wire_event *ev)
+{
+	json_t	*v;
+
+	v = json_pack("{s:I, s:I, s:s, s:s, s:o}", "seq", (json_int_t)ev->seq,
+	    "time", (json_int_t)ev->time, "state", ev->state, "stage",
+	    ev->stage, "message", json_text(ev->message));
+	if (v != NULL && ev->has_exit_code)
+		(void)json_object_set_new(v, "exit_code",
+		    json_integer(ev->exit_code));
+	if (v == NULL)
+		fatalx("%s: cannot encode", __func__);
+	return v;
+}
+
+static void
+print_task_field(const char *name, const char *value)
+{
+	printf("%-12s ", name);
+	print_clean(value);
+	putchar('\n');
+}
+
+/* "key value" lines, then the task as received, then spooled events. */
+static void
+print_task_detail(const struct wire_ctl_task *t, json_t *body, json_t *events)
+{
+	json_t	*ev;
+	char	 when[32], line[64], *text;
+	size_t	 i;
+
+	print_task_field("id", t->task_id);
+	print_task_field("kind", t->kind[0] != '\0' ? t->kind : "-");
+	print_task_field("app", t->app[0] != '\0' ? t->app : "-");
+	print_task_field("state", t->state);
+	(void)snprintf(line, sizeof(line), "%lld", (long long)t->seq);
+	print_task_field("seq", line);
+	print_task_field("received", format_time(t->received, when,
+	    sizeof(when)));
+	print_task_field("updated", format_time(t->updated, when,
+	    sizeof(when)));
+	print_task_field("not-after", format_time(t->not_after, when,
+	    sizeof(when)));
+	(void)snprintf(line, sizeof(line), "%u made, %u not yet acknowledged",
+	    t->event_seq, t->spooled);
+	print_task_field("events", line);
+	if (t->event_state[0] != '\0') {
+		printf("%-12s %s%s%s at %s%s", "last-event", t->event_state,
+		    t->event_stage[0] != '\0' ? " in " : "", t->event_stage,
+		    format_time(t->event_time, when, sizeof(when)),
+		    t->event_message[0] != '\0' ? ": " : "");
+		print_clean(t->event_message);
+		putchar('\n');
+	}
+	if (body != NULL && (text = json_dumps(body, JSON_INDENT(2) |
+	    JSON_SORT_KEYS)) != NULL) {
+		printf("task:\n%s\n", text);
+		free(text);
+	}
+	if (json_array_size(events) == 0)
+		return;
+	printf("spooled events (not yet acknowledged by the control "
+	    "plane):\n");
+	json_array_foreach(events, i, ev) {
+		printf("  %lld %s %s %s ",
+		    json_integer_value(json_object_get(ev, "seq")),
+		    format_time(json_integer_value(json_object_get(ev, "time")),
+		    when, sizeof(when)),
+		    json_string_value(json_object_get(ev, "state")),
+		    json_string_value(json_object_get(ev, "stage"))[0] != '\0' ?
+		    json_string_value(json_object_get(ev, "stage")) : "-");
+		print_clean(json_string_value(json_object_get(ev, "message")));
+		putchar('\n');
+	}
+}
+
+static int
+cmd_task(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct wire_ctl_task_req	 req;
+	struct wire_ctl_task		 row;
+	struct wire_ctl_error		 error;
+	struct wire_event		 ev;
+	struct imsgbuf			 control;
+	struct imsg			 imsg;
+	const char			*why, *id;
+	json_t				*body = NULL, *events, *v;
+	int				 ch, done = 0, have_row = 0;
+	int				 rc = 0;
+
+	optind = COMMAND_OPTIND_RESET;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			json_output = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (argc - optind != 1)
+		usage();
+	id = argv[optind];
+	memset(&req, 0, sizeof(req));
+	/* What is not an id names no task: no need to ask. */
+	if (!wire_id_valid(id) || strlcpy(req.task_id, id,
+	    sizeof(req.task_id)) >= sizeof(req.task_id)) {
+		fprintf(stderr, "berthctl: no task %s\n", id);
+		return EXIT_FAILURE_RUN;
+	}
+	if ((events = json_array()) == NULL)
+		fatalx("json_array");
+	control_open(&control);
+	send_request(&control, IMSG_CTL_TASK_REQ, &req, sizeof(req));
+	while (!done) {
+		read_reply(&control, &imsg);
+		switch (imsg.hdr.type) {
+		case IMSG_CTL_ERROR:
+			if ((why = wire_decode_ctl_error(&imsg,
+			    &error)) != NULL)
+				fatalx("berthd sent bad %s", why);
+			fprintf(stderr, "berthctl: %s\n", error.message);
+			rc = EXIT_FAILURE_RUN;
+			done = 1;
+			break;
+		case IMSG_CTL_TASK:
+			if (have_row)
+				fatalx("berthd sent the task twice");
+			if ((why = wire_decode_ctl_task(&imsg, &row)) != NULL)
+				fatalx("berthd sent bad %s", why);
+			if (strcmp(row.task_id, req.task_id) != 0)
+				fatalx("berthd sent task %s", row.task_id);
+			have_row = 1;
+			break;
+		case IMSG_CTL_TASK_BODY:
+			if (!have_row || body != NULL)
+				fatalx("berthd sent a task body out of turn");
+			if ((why = wire_decode_ctl_task_body(&imsg,
+			    &body)) != NULL)
+				fatalx("berthd sent bad %s", why);
+			break;
+		case IMSG_CTL_TASK_EVENT:
+			if ((why = wire_decode_event(&imsg, &ev)) != NULL)
+				fatalx("berthd sent bad %s", why);
+			if (!have_row || strcmp(ev.task_id, req.task_id) != 0)
+				fatalx("berthd sent an event out of turn");
+			json_array_append_new(events, event_json(&ev));
+			break;
+		case IMSG_CTL_END:
+			if ((why = wire_decode_empty(&imsg)) != NULL)
+				fatalx("berthd sent bad %s", why);
+			if (!have_row)
+				fatalx("berthd sent no task");
+			done = 1;
+			break;
+		default:
+			fatalx("berthd sent unexpected message type %u",
+			    imsg.hdr.type);
+		}
+		imsg_free(&imsg);
+	}
+	control_done(&control);
+	if (rc == 0 && json_output) {
+		v = task_row_json(&row);
+		if (json_object_set_new(v, "task", body != NULL ?
+		    json_incref(body) : json_null()) == -1 ||
+		    json_object_set_new(v, "spooled_events",
+		    json_incref(events)) == -1)
+			fatalx("cannot encode the task");
+		json_print(v, JSON_COMPACT);
+		json_decref(v);
+	} else if (rc == 0)
+		print_task_detail(&row, body, events);
+	json_decref(body);
+	json_decref(events);
+	return rc;
+}
+
+static json_t *
+json_words(const char (*words)[POLICY_PATTERN_LEN], uint32_t n)
+{
+	json_t		*v = json_array();
+	uint32_t	 i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		json_array_append_new(v, json_text(words[i]));
+	return v;
+}
+
+static json_t *
+policy_json(const struct policy *p)
+{
+	json_t		*v, *ips, *caps;
+	uint32_t	 i;
+
+	ips = json_array();
+	for (i = 0; ips != NULL && i < p->nhost_ips; i++)
+		json_array_append_new(ips, json_text(p->host_ips[i]));
+	caps = json_array();
+	for (i = 0; caps != NULL && i < p->ncap_allow; i++)
+		json_array_append_new(caps, json_text(p->cap_allow[i]));
+	v = json_pack("{s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:i, "
+	    "s:i, s:o, s:o, s:b, s:s, s:b}",
+	    "images", json_words(p->images, p->nimages),
+	    "name_template", p->name_template,
+	    "memory_default", (json_int_t)p->memory_default,
+	    "memory_max", (json_int_t)p->memory_max,
+	    "nano_cpus_default", (json_int_t)p->nano_cpus_default,
+	    "nano_cpus_max", (json_int_t)p->nano_cpus_max,
+	    "pids_default", (json_int_t)p->pids_default,
+	    "pids_max", (json_int_t)p->pids_max,
+	    "publish_addresses", ips,
+	    "host_port_min", (int)p->host_port_min,
+	    "host_port_max", (int)p->host_port_max,
+	    "bind_prefixes", json_words(p->bind_prefixes,
+	    p->nbind_prefixes),
+	    "cap_allow", caps,
+	    "read_only_root", (int)p->read_only_root,
+	    "runtime", p->runtime,
+	    "restart_always", (int)p->allow_restart_always);
+	if (v == NULL)
+		fatalx("%s: cannot encode", __func__);
+	return v;
+}
+
+static int
+cmd_policy(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static struct wire_ctl_policy	 p;
+	struct imsgbuf			 control;
+	struct imsg			 imsg;
+	const char			*why;
+	char				 ours[POLICY_HASH_HEX + 1];
+	char				*text = NULL;
+	size_t				 len = 0;
+	FILE				*f;
+	json_t				*v;
+	int				 ch;
+
+	optind = COMMAND_OPTIND_RESET;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			json_output = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	control_open(&control);
+	send_request(&control, IMSG_CTL_POLICY_REQ, NULL, 0);
+	read_reply(&control, &imsg);
+	if (imsg.hdr.type != IMSG_CTL_POLICY)
+		fatalx("berthd sent unexpected message type %u",
+		    imsg.hdr.type);
+	if ((why = wire_decode_ctl_policy(&imsg, &p)) != NULL)
+		fatalx("berthd sent bad %s", why);
+	imsg_free(&imsg);
+	control_done(&control);
+	/* The same text, the same hash: else the two builds disagree. */
+	policy_hash(&p.policy, ours);
+	if (strcmp(ours, p.policy_hash) != 0)
+		log_warnx("warning: berthd's policy hash %s is not %s, the "
+		    "hash this berthctl takes of the same policy; are they "
+		    "of different versions?", p.policy_hash, ours);
+	if ((f = open_memstream(&text, &len)) == NULL)
+		fatal("open_memstream");
+	policy_print(&p.policy, f);
+	if (fclose(f) != 0 || text == NULL)
+		fatalx("cannot print the policy");
+	if (json_output) {
+		v = json_pack("{s:s, s:o, s:s}", "policy_hash", p.policy_hash,
+		    "policy", policy_json(&p.policy), "text", text);
+		json_print(v, JSON_COMPACT);
+		json_decref(v);
+	} else
+		printf("# policy hash %s\n%s", p.policy_hash, text);
+	free(text);
+	return 0;
+}
+
+static const char *
+environment_lookup(const char *name)
+{
+	return getenv(name);
+}
+
+/* The checks berthd makes at start, on a file, without berthd. */
+static int
+cmd_config(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static struct berth_conf	 conf;
+	const char			*path = BERTH_CONF_FILE;
+	json_t				*v;
+	int				 ch, ok;
+
+	if (argc < 2 || strcmp(argv[1], "check") != 0)
+		usage();
+	argc--;
+	argv++;
+	optind = COMMAND_OPTIND_RESET;
+	while ((ch = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			path = optarg;
+			break;
+		case 'j':
+			json_output = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	conf_defaults(&conf);
+	if (strlcpy(conf.path, path, sizeof(conf.path)) >= sizeof(conf.path)) {
+		log_warnx("configuration path too long: %s", path);
+		ok = 0;
+	} else
+		ok = conf_parse_file(path, &conf) == 0 &&
+		    conf_apply_env(&conf, environment_lookup) == 0 &&
+		    conf_check(&conf) == 0;
+	if (json_output) {
+		v = json_pack("{s:s, s:b}", "file", path, "ok", ok);
+		json_print(v, JSON_COMPACT);
+		json_decref(v);
+	} else if (ok)
+		printf("%s: ok\n", path);
+	return ok ? 0 : EXIT_FAILURE_RUN;
+}
+
 static const struct command {
 	const char	*name;
 	int		(*run)(int, char *[]);
@@ -1082,6 +1711,10 @@ static const struct command {
 	{ "logs",	cmd_logs },
 	{ "events",	cmd_events },
 	{ "image",	cmd_image },
+	{ "tasks",	cmd_tasks },
+	{ "task",	cmd_task },
+	{ "policy",	cmd_policy },
+	{ "config",	cmd_config },
 };
 
 int

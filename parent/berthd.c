@@ -382,7 +382,7 @@ main(int argc, char *argv[])
 	set_node_label(&parent_conf);
 	policy_hash(&parent_conf.policy, parent_policy_hash);
 	open_audit_log(&parent_conf);
-	control_init(parent_conf.control_socket, control_group);
+	control_init(&parent_conf, control_group);
 	if (!foreground && daemon(0, 0) == -1)
 		fatal("daemon");
 	log_init(foreground, effective_verbosity(&parent_conf), LOG_DAEMON);

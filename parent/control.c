@@ -1,7 +1,10 @@
 /*
  * control.c: the control socket berthctl talks to.  Peers are local but
  * less trusted than the children: a client that sends something its
- * decoder refuses is disconnected and logged, the agent goes on.
+ * decoder refuses is disconnected and logged, the agent goes on.  Beside
+ * operations for the runner it answers from what the parent holds: the
+ * task journal and event spool (tasks.c's, read through journal.h and
+ * spool.h) and the policy.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -21,15 +24,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "log.h"
 #include "parent.h"
 #include "runop.h"
+#include "spool.h"
 #include "wire.h"
 
 #define CONTROL_MAX_CLIENTS	32
 #define CONTROL_BACKLOG		8
 /* Operations in flight at the runner on behalf of control clients. */
 #define CONTROL_MAX_PENDING	256
+/* Finished tasks berthctl tasks shows beside the unfinished ones. */
+#define CONTROL_TASKS_RECENT	5
 
 struct control_pending {
 	uint32_t	 request_id;	/* peerid on the runner channel */
@@ -45,6 +52,7 @@ struct control_client {
 
 static TAILQ_HEAD(, control_client) control_clients =
     TAILQ_HEAD_INITIALIZER(control_clients);
+static const struct berth_conf *control_conf;
 static int		 control_fd = -1;
 static char		 control_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static struct event	*control_ev;
@@ -92,11 +100,13 @@ control_make_dir(const char *path)
 }
 
 void
-control_init(const char *path, gid_t group)
+control_init(const struct berth_conf *conf, gid_t group)
 {
 	struct sockaddr_un	 sun;
+	const char		*path = conf->control_socket;
 	mode_t			 old_umask;
 
+	control_conf = conf;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
@@ -481,13 +491,179 @@ control_run_result(struct imsg *imsg)
 	free(json);
 }
 
+/* --- berthctl tasks, task ID, policy ---------------------------------- */
+
+static void
+control_task_row(const struct journal_entry *e, struct wire_ctl_task *row)
+{
+	struct spool	*spool = spool_opened();
+
+	memset(row, 0, sizeof(*row));
+	(void)strlcpy(row->task_id, e->id, sizeof(row->task_id));
+	(void)strlcpy(row->kind, e->kind, sizeof(row->kind));
+	(void)strlcpy(row->app, e->app, sizeof(row->app));
+	(void)strlcpy(row->state, journal_state_name(e->state),
+	    sizeof(row->state));
+	row->seq = e->seq;
+	row->not_after = e->not_after;
+	row->received = e->received;
+	row->updated = e->updated;
+	row->event_seq = e->event_seq;
+	if (spool != NULL)
+		row->spooled = spool_pending(spool, e->id);
+	if (row->spooled > row->event_seq)
+		row->spooled = row->event_seq;
+	if (e->event_time != 0) {
+		row->event_time = e->event_time;
+		(void)strlcpy(row->event_state, e->event_state,
+		    sizeof(row->event_state));
+		(void)strlcpy(row->event_stage, e->event_stage,
+		    sizeof(row->event_stage));
+		(void)strlcpy(row->event_message, e->event_message,
+		    sizeof(row->event_message));
+	}
+}
+
+/* The listing, then its end with the counts.  -1: the client is stuck. */
+static int
+control_tasks(struct control_client *client,
+    const struct wire_ctl_tasks_req *req)
+{
+	struct wire_ctl_tasks_end	 end;
+	struct wire_ctl_task		 row;
+	struct journal			*journal = journal_opened();
+	struct journal_entry		**list = NULL, *e;
+	size_t				 n = 0, i;
+	int				 rc = 0;
+
+	memset(&end, 0, sizeof(end));
+	if (journal != NULL) {
+		end.journal = 1;
+		TAILQ_FOREACH(e, &journal->entries, entry)
+			end.total++;
+		list = journal_list(journal, req->all, CONTROL_TASKS_RECENT,
+		    WIRE_CTL_TASKS_MAX, &n);
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		control_task_row(list[i], &row);
+		if ((rc = imsgev_compose(&client->iev, IMSG_CTL_TASK, 0, 0, -1,
+		    &row, sizeof(row))) == 0)
+			end.listed++;
+	}
+	free(list);
+	if (rc == 0)
+		rc = imsgev_compose(&client->iev, IMSG_CTL_TASKS_END, 0, 0, -1,
+		    &end, sizeof(end));
+	if (rc == -1)
+		log_warn("control client %u: task listing", client->id);
+	return rc;
+}
+
+/*
+ * The task as journalled, without the values of its secret env entries:
+ * the control socket is open to the _berth group, the secrets are not.
+ * NULL if it cannot be shown (logged).
+ */
+static char *
+control_task_body(const struct journal_entry *e)
+{
+	json_t	*task, *env, *entry;
+	char	*json;
+	size_t	 i;
+
+	if ((task = json_loads(e->task_json, 0, NULL)) == NULL) {
+		log_warnx("task %s: journalled task is not JSON", e->id);
+		return NULL;
+	}
+	env = json_object_get(json_object_get(task, "spec"), "env");
+	json_array_foreach(env, i, entry)
+		if (json_is_true(json_object_get(entry, "secret")))
+			(void)json_object_del(entry, "value");
+	json = json_dumps(task, JSON_COMPACT);
+	json_decref(task);
+	if (json != NULL && strlen(json) > WIRE_CTL_TASK_BODY_MAX) {
+		log_warnx("task %s: too large to show", e->id);
+		free(json);
+		json = NULL;
+	}
+	return json;
+}
+
+/* Row, body, the events still spooled, end.  -1: the client is stuck. */
+static int
+control_task(struct control_client *client,
+    const struct wire_ctl_task_req *req)
+{
+	struct journal		*journal = journal_opened();
+	struct spool		*spool = spool_opened();
+	struct journal_entry	*e = NULL;
+	struct spool_record	*r;
+	struct wire_ctl_error	 error;
+	struct wire_ctl_task	 row;
+	char			*body;
+	int			 rc;
+
+	if (journal != NULL)
+		e = journal_find(journal, req->task_id);
+	if (e == NULL) {
+		memset(&error, 0, sizeof(error));
+		(void)snprintf(error.message, sizeof(error.message),
+		    "no task %s", req->task_id);
+		return imsgev_compose(&client->iev, IMSG_CTL_ERROR, 0, 0, -1,
+		    &error, sizeof(error));
+	}
+	control_task_row(e, &row);
+	rc = imsgev_compose(&client->iev, IMSG_CTL_TASK, 0, 0, -1, &row,
+	    sizeof(row));
+	if (rc == 0 && (body = control_task_body(e)) != NULL) {
+		rc = imsgev_compose(&client->iev, IMSG_CTL_TASK_BODY, 0, 0,
+		    -1, body, strlen(body));
+		free(body);
+	}
+	if (spool != NULL)
+		TAILQ_FOREACH(r, &spool->records, entry) {
+			if (rc == -1)
+				break;
+			if (strcmp(r->event.task_id, e->id) == 0)
+				rc = imsgev_compose(&client->iev,
+				    IMSG_CTL_TASK_EVENT, 0, 0, -1, &r->event,
+				    sizeof(r->event));
+		}
+	if (rc == 0)
+		rc = imsgev_compose(&client->iev, IMSG_CTL_END, 0, 0, -1,
+		    NULL, 0);
+	if (rc == -1)
+		log_warn("control client %u: task %s", client->id, e->id);
+	return rc;
+}
+
+/* The policy as the runner got it, and the hash audit records carry. */
+static int
+control_policy(struct control_client *client)
+{
+	struct wire_ctl_policy	 p;
+
+	memset(&p, 0, sizeof(p));
+	p.policy = control_conf->policy;
+	(void)strlcpy(p.policy_hash, parent_policy_hash,
+	    sizeof(p.policy_hash));
+	if (imsgev_compose(&client->iev, IMSG_CTL_POLICY, 0, 0, -1, &p,
+	    sizeof(p)) == -1) {
+		log_warn("control client %u: policy", client->id);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 control_dispatch(int fd, short event, void *arg)
 {
-	struct control_client	*client = arg;
-	struct imsg		 imsg;
-	const char		*why;
-	int			 got;
+	struct control_client		*client = arg;
+	struct imsg			 imsg;
+	struct wire_ctl_tasks_req	 tasks_req;
+	struct wire_ctl_task_req	 task_req;
+	const char			*why;
+	int				 got;
 
 	(void)fd;
 	if (imsgev_io(&client->iev, event) != 1) {
@@ -524,6 +700,44 @@ control_dispatch(int fd, short event, void *arg)
 				return;
 			}
 			control_run(client, &imsg);
+			break;
+		case IMSG_CTL_TASKS_REQ:
+			if ((why = wire_decode_ctl_tasks_req(&imsg,
+			    &tasks_req)) == NULL &&
+			    control_tasks(client, &tasks_req) == -1)
+				why = "cannot queue the task listing";
+			if (why != NULL) {
+				log_warnx("control client %u: %s", client->id,
+				    why);
+				imsg_free(&imsg);
+				control_close(client);
+				return;
+			}
+			break;
+		case IMSG_CTL_TASK_REQ:
+			if ((why = wire_decode_ctl_task_req(&imsg,
+			    &task_req)) == NULL &&
+			    control_task(client, &task_req) == -1)
+				why = "cannot queue the task";
+			if (why != NULL) {
+				log_warnx("control client %u: %s", client->id,
+				    why);
+				imsg_free(&imsg);
+				control_close(client);
+				return;
+			}
+			break;
+		case IMSG_CTL_POLICY_REQ:
+			if ((why = wire_decode_empty(&imsg)) == NULL &&
+			    control_policy(client) == -1)
+				why = "cannot queue the policy";
+			if (why != NULL) {
+				log_warnx("control client %u: %s", client->id,
+				    why);
+				imsg_free(&imsg);
+				control_close(client);
+				return;
+			}
 			break;
 		default:
 			log_warnx("control client %u: unknown message type %u",

@@ -3,7 +3,10 @@
  * <id>.json holding {"id", "seq", "not_after", "state", "event_seq",
  * "task"}, rewritten whole with statefile_write() at every change, so a
  * crash leaves either the old entry or the new one.  Temporary files of
- * an interrupted write start with a dot and are ignored.
+ * an interrupted write start with a dot and are ignored.  For berthctl an
+ * entry also holds "received", "updated" and "event" (the newest event's
+ * time, state, stage and message); entries written before those existed
+ * lack them and are read all the same.
  */
 #include <sys/types.h>
 
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "journal.h"
 #include "log.h"
@@ -20,6 +24,9 @@
 #include "wire.h"
 
 #define JOURNAL_FILE_MAX	(128 * 1024)
+
+/* The journal berthd opened (tasks.c's), for berthctl's listings. */
+static struct journal	*journal_current;
 
 static const char *const journal_state_names[JOURNAL_STATE_MAX] = {
 	[JOURNAL_RECEIVED] = "received",
@@ -51,8 +58,40 @@ journal_state_from(const char *name, enum journal_state *state)
 	return -1;
 }
 
+/*
+ * Copy text for a listing: control characters become spaces, and a cut
+ * falls between UTF-8 sequences, so that the copy stays valid JSON text.
+ */
+static void
+journal_copy_text(char *dst, size_t size, const char *src)
+{
+	size_t	 len = strlen(src), i;
+
+	if (len >= size) {
+		len = size - 1;
+		while (len > 0 && ((unsigned char)src[len] & 0xc0) == 0x80)
+			len--;
+	}
+	for (i = 0; i < len; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ?
+		    ' ' : src[i];
+	dst[len] = '\0';
+}
+
+/* The kind and app of the task, as berthctl lists them. */
+static void
+journal_describe(struct journal_entry *e, json_t *task)
+{
+	const char	*kind, *app;
+
+	kind = json_string_value(json_object_get(task, "kind"));
+	app = json_string_value(json_object_get(task, "app"));
+	journal_copy_text(e->kind, sizeof(e->kind), kind != NULL ? kind : "");
+	journal_copy_text(e->app, sizeof(e->app), app != NULL ? app : "");
+}
+
 static int
-journal_write(struct journal *j, const struct journal_entry *e)
+journal_write(struct journal *j, struct journal_entry *e)
 {
 	json_t	*v, *task;
 	char	*json, name[WIRE_ID_LEN + 8];
@@ -63,11 +102,22 @@ journal_write(struct journal *j, const struct journal_entry *e)
 		log_warnx("%s: task %s is not JSON", __func__, e->id);
 		return -1;
 	}
-	v = json_pack("{s:s, s:I, s:I, s:s, s:I, s:o}", "id", e->id,
+	e->updated = time(NULL);
+	v = json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:o}", "id", e->id,
 	    "seq", (json_int_t)e->seq, "not_after", (json_int_t)e->not_after,
 	    "state", journal_state_name(e->state), "event_seq",
-	    (json_int_t)e->event_seq, "task", task);
-	if (v == NULL || (json = json_dumps(v, JSON_COMPACT)) == NULL)
+	    (json_int_t)e->event_seq, "received", (json_int_t)e->received,
+	    "updated", (json_int_t)e->updated, "task", task);
+	if (v == NULL)
+		fatalx("%s: cannot encode", __func__);
+	/* Not UTF-8 (the message came so): berthctl goes without it. */
+	if (e->event_time != 0 && json_object_set_new(v, "event",
+	    json_pack("{s:I, s:s, s:s, s:s}", "time",
+	    (json_int_t)e->event_time, "state", e->event_state, "stage",
+	    e->event_stage, "message", e->event_message)) == -1)
+		log_warnx("%s: task %s: the newest event is not UTF-8, not "
+		    "kept", __func__, e->id);
+	if ((json = json_dumps(v, JSON_COMPACT)) == NULL)
 		fatalx("%s: cannot encode", __func__);
 	json_decref(v);
 	(void)snprintf(name, sizeof(name), "%s.json", e->id);
@@ -83,6 +133,45 @@ journal_insert(struct journal *j, struct journal_entry *e)
 	/* A refused task may carry any seq: it must not move the mark. */
 	if (e->state != JOURNAL_REFUSED && e->seq > j->high_seq)
 		j->high_seq = e->seq;
+}
+
+/* An event's state or stage: a-z only, fitting its field. */
+static int
+journal_word(const char *word, size_t size)
+{
+	size_t	 len = strlen(word);
+
+	return len < size && strspn(word, "abcdefghijklmnopqrstuvwxyz") == len;
+}
+
+/*
+ * "received", "updated" and "event", each optional.  They only inform
+ * berthctl: a bad one is dropped, never the task with it.
+ */
+static void
+journal_parse_listing(struct journal_entry *e, json_t *v)
+{
+	const char	*state = "", *stage = "", *message = "";
+	json_int_t	 received = 0, updated = 0, when = 0;
+
+	if (json_unpack(v, "{s?I, s?I, s?{s:I, s:s, s:s, s:s}}", "received",
+	    &received, "updated", &updated, "event", "time", &when, "state",
+	    &state, "stage", &stage, "message", &message) == -1 ||
+	    received < 0 || updated < 0 || when < 0 ||
+	    !journal_word(state, sizeof(e->event_state)) ||
+	    !journal_word(stage, sizeof(e->event_stage)) ||
+	    (when != 0) != (state[0] != '\0')) {
+		log_warnx("journal: task %s: bad listing fields, dropped",
+		    e->id);
+		return;
+	}
+	e->received = received;
+	e->updated = updated;
+	e->event_time = when;
+	journal_copy_text(e->event_state, sizeof(e->event_state), state);
+	journal_copy_text(e->event_stage, sizeof(e->event_stage), stage);
+	journal_copy_text(e->event_message, sizeof(e->event_message),
+	    message);
 }
 
 static struct journal_entry *
@@ -107,6 +196,8 @@ journal_parse(const char *buf, size_t len)
 	e->seq = seq;
 	e->not_after = not_after;
 	e->event_seq = (uint32_t)event_seq;
+	journal_describe(e, task);
+	journal_parse_listing(e, v);
 	if (journal_state_from(state, &e->state) == -1 ||
 	    (e->task_json = json_dumps(task, JSON_COMPACT)) == NULL) {
 		free(e);
@@ -197,6 +288,7 @@ journal_open(struct journal *j, const char *dir)
 	}
 	closedir(d);
 	journal_sort(j);
+	journal_current = j;
 	return 0;
 }
 
@@ -204,6 +296,9 @@ void
 journal_close(struct journal *j)
 {
 	struct journal_entry	*e;
+
+	if (journal_current == j)
+		journal_current = NULL;
 
 	while ((e = TAILQ_FIRST(&j->entries)) != NULL) {
 		TAILQ_REMOVE(&j->entries, e, entry);
@@ -228,6 +323,7 @@ journal_add(struct journal *j, const char *id, int64_t seq,
     int64_t not_after, const char *task_json, enum journal_state state)
 {
 	struct journal_entry	*e;
+	json_t			*task;
 
 	if (!wire_id_valid(id) || journal_find(j, id) != NULL ||
 	    (e = calloc(1, sizeof(*e))) == NULL) {
@@ -238,6 +334,11 @@ journal_add(struct journal *j, const char *id, int64_t seq,
 	e->seq = seq;
 	e->not_after = not_after;
 	e->state = state;
+	e->received = time(NULL);
+	if ((task = json_loads(task_json, 0, NULL)) != NULL) {
+		journal_describe(e, task);
+		json_decref(task);
+	}
 	if ((e->task_json = strdup(task_json)) == NULL ||
 	    journal_write(j, e) == -1) {
 		free(e->task_json);
@@ -271,4 +372,82 @@ journal_next_event(struct journal *j, struct journal_entry *e)
 		return 0;
 	}
 	return e->event_seq;
+}
+
+void
+journal_note_event(struct journal_entry *e, const char *state,
+    const char *stage, const char *message)
+{
+	e->event_time = time(NULL);
+	journal_copy_text(e->event_state, sizeof(e->event_state), state);
+	journal_copy_text(e->event_stage, sizeof(e->event_stage), stage);
+	journal_copy_text(e->event_message, sizeof(e->event_message),
+	    message);
+}
+
+/* --- what berthctl reads ------------------------------------------------ */
+
+struct journal *
+journal_opened(void)
+{
+	return journal_current;
+}
+
+int
+journal_entry_done(const struct journal_entry *e)
+{
+	return e->state == JOURNAL_FINISHED || e->state == JOURNAL_CLOSED ||
+	    e->state == JOURNAL_REFUSED;
+}
+
+static int
+journal_by_arrival(const void *a, const void *b)
+{
+	const struct journal_entry	*ea, *eb;
+
+	ea = *(const struct journal_entry *const *)a;
+	eb = *(const struct journal_entry *const *)b;
+
+	if (ea->received != eb->received)
+		return ea->received < eb->received ? -1 : 1;
+	if (ea->seq != eb->seq)
+		return ea->seq < eb->seq ? -1 : 1;
+	return strcmp(ea->id, eb->id);
+}
+
+struct journal_entry **
+journal_list(struct journal *j, int all, size_t recent, size_t max,
+    size_t *n)
+{
+	struct journal_entry	*e, **v;
+	size_t			 total = 0, kept, done = 0, i;
+
+	*n = 0;
+	TAILQ_FOREACH(e, &j->entries, entry)
+		total++;
+	if (total == 0)
+		return NULL;
+	if ((v = calloc(total, sizeof(*v))) == NULL)
+		fatal("%s", __func__);
+	i = 0;
+	TAILQ_FOREACH(e, &j->entries, entry)
+		v[i++] = e;
+	qsort(v, total, sizeof(*v), journal_by_arrival);
+	/* Backwards, so that the done ones kept are the last ones. */
+	for (i = total; i-- > 0;)
+		if (!all && journal_entry_done(v[i]) && done++ >= recent)
+			v[i] = NULL;
+	for (kept = 0, i = 0; i < total; i++)
+		if (v[i] != NULL)
+			v[kept++] = v[i];
+	if (kept > max) {
+		memmove(v, v + (kept - max), max * sizeof(*v));
+		kept = max;
+	}
+	if (kept == 0) {
+		free(v);
+		return NULL;
+	}
+	*n = kept;
+	return v;
 }

@@ -96,7 +96,7 @@ void	 deploy_builder_message(struct imsg *);
 void	 deploy_run_result(struct imsg *);
 
 /* control.c */
-void	 control_init(const char *path, gid_t group);
+void	 control_init(const struct berth_conf *, gid_t group);
 void	 control_listen(struct event_base *);
 void	 control_child_status(uint32_t peerid, enum berth_role,
 	    const struct wire_proc_ready *);

@@ -24,6 +24,9 @@
 #define SPOOL_FILE		"events.log"
 #define SPOOL_FILE_MAX		(64 * 1024 * 1024)
 
+/* The spool berthd opened (tasks.c's), for berthctl task ID. */
+static struct spool	*spool_current;
+
 static char *
 spool_line(const struct wire_event *ev)
 {
@@ -151,7 +154,10 @@ spool_open(struct spool *s, const char *dir)
 		log_warn("spool: %s", path);
 		return -1;
 	}
-	return spool_reopen(s);
+	if (spool_reopen(s) == -1)
+		return -1;
+	spool_current = s;
+	return 0;
 }
 
 void
@@ -159,6 +165,8 @@ spool_close(struct spool *s)
 {
 	struct spool_record	*r;
 
+	if (spool_current == s)
+		spool_current = NULL;
 	while ((r = TAILQ_FIRST(&s->records)) != NULL) {
 		TAILQ_REMOVE(&s->records, r, entry);
 		free(r);
@@ -231,4 +239,22 @@ spool_ack(struct spool *s, const char *task_id, uint32_t acked_seq)
 		dropped = 1;
 	}
 	return dropped ? spool_rewrite(s) : 0;
+}
+
+struct spool *
+spool_opened(void)
+{
+	return spool_current;
+}
+
+uint32_t
+spool_pending(const struct spool *s, const char *task_id)
+{
+	const struct spool_record	*r;
+	uint32_t			 n = 0;
+
+	TAILQ_FOREACH(r, &s->records, entry)
+		if (strcmp(r->event.task_id, task_id) == 0)
+			n++;
+	return n;
 }

@@ -14,6 +14,7 @@
 #include <sys/queue.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "berth.h"
 
@@ -38,5 +39,11 @@ void	 spool_close(struct spool *);
 int	 spool_append(struct spool *, const struct wire_event *);
 /* Drop the task's events with seq <= acked_seq.  0 or -1 (logged). */
 int	 spool_ack(struct spool *, const char *task_id, uint32_t acked_seq);
+
+/* What berthctl reads (parent/control.c). */
+/* The spool berthd opened, NULL if it keeps none (no control plane). */
+struct spool *spool_opened(void);
+/* How many of the task's events wait for an acknowledgement. */
+uint32_t spool_pending(const struct spool *, const char *task_id);
 
 #endif

@@ -288,6 +288,7 @@ tasks_event(struct journal_entry *e, const char *state, const char *stage,
 {
 	uint32_t	 seq;
 
+	journal_note_event(e, state, stage, message);
 	if ((seq = journal_next_event(&tasks.journal, e)) == 0) {
 		log_warnx("cannot journal an event of task %s; stopping "
 		    "berthd", e->id);

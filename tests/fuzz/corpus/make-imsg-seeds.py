@@ -4,6 +4,8 @@
 # fuzzer starts from inputs that get past the first checks.  The layouts
 # below mirror struct imsg_hdr (common/imsg.h) and the wire structs
 # (common/berth.h) on a little-endian host; rerun after changing either.
+import hashlib
+import json
 import os
 import struct
 
@@ -49,6 +51,42 @@ def ctl_error():
     return cstr("no such app", 256)
 
 
+def ctl_task(task_id, kind, app, state, ev_state, ev_stage, message,
+             event_seq, spooled):
+    strings = (cstr(task_id, 65) + cstr(kind, 16) + cstr(app, 64) +
+               cstr(state, 16) + cstr(ev_state, 16) + cstr(ev_stage, 16) +
+               cstr(message, 256))
+    when = 1700000000 if ev_state else 0
+    return (strings + b"\0" * (456 - len(strings)) +
+            struct.pack("<qqqqqII", 42, 1700003600, 1700000000, 1700000002,
+                        when, event_seq, spooled))
+
+
+def ctl_policy():
+    # struct policy (common/policy.h) with its defaults, then the hash.
+    p = (b"\0" * (32 * 256) + struct.pack("<I", 0) +
+         cstr("paas-app-{app}", 64) + b"\0" * 4 +
+         struct.pack("<QQQQqq", 256 << 20, 2 << 30, 10**9, 4 * 10**9,
+                     256, 4096) +
+         cstr("127.0.0.1", 46) + b"\0" * (7 * 46) + struct.pack("<I", 1) +
+         struct.pack("<HH", 1024, 65535) + b"\0" * (16 * 256) +
+         struct.pack("<I", 0) + b"\0" * (16 * 32) +
+         struct.pack("<II", 0, 0) + cstr("", 64) + struct.pack("<I", 0))
+    hexhash = hashlib.sha256(b"policy").hexdigest()
+    return p + cstr(hexhash, 65) + b"\0" * 7
+
+
+def task_body(secret_value):
+    env = {"name": "KEY", "secret": True}
+    if secret_value:
+        env["value"] = "s3cret"
+    return json.dumps({"id": "t_0123456789abcdef", "kind": "deploy",
+                       "app": "web", "seq": 42,
+                       "spec": {"image": "berth-base:latest",
+                                "env": [{"name": "A", "value": "b"}, env]}},
+                      separators=(",", ":")).encode()
+
+
 # fuzz_imsg: byte 0 sets the write chunk (0: one byte at a time).
 IMSG_SEEDS = {
     "empty": b"\x00" + msg(IMSG_PROC_STATUS_REQ),
@@ -64,7 +102,9 @@ IMSG_SEEDS = {
 }
 
 # fuzz_wire: byte 0 picks the decoder (0 empty, 1 proc_conf, 2 proc_ready,
-# 3 ctl_proc, 4 ctl_error, 5 ctl_progress), the rest is the payload.
+# 3 ctl_proc, 4 ctl_error, 5 ctl_progress, 6 ctl_tasks_req, 7 ctl_task_req,
+# 8 ctl_task, 9 ctl_tasks_end, 10 ctl_task_body, 11 ctl_policy), the rest
+# is the payload.
 WIRE_SEEDS = {
     "empty": b"\x00",
     "proc-conf": b"\x01" + proc_conf(),
@@ -74,6 +114,20 @@ WIRE_SEEDS = {
     "proc-conf-short": b"\x01" + proc_conf()[:-1],
     "ctl-progress": b"\x05" + b"clone".ljust(16, b"\0") +
                     b"ok 0123456789abcdef".ljust(1024, b"\0"),
+    "ctl-tasks-req": b"\x06" + struct.pack("<I", 1),
+    "ctl-task-req": b"\x07" + cstr("t_0123456789abcdef", 65),
+    "ctl-task": b"\x08" + ctl_task("t_0123456789abcdef", "deploy", "web",
+                                   "finished", "succeeded", "", "", 2, 0),
+    "ctl-task-refused": b"\x08" + ctl_task("t_0123456789abcdef", "start",
+                                           "web", "refused", "rejected",
+                                           "verify", "bad signature", 1, 1),
+    "ctl-task-spooled-over": b"\x08" + ctl_task("t_1", "stop", "web",
+                                                "running", "running",
+                                                "stop", "", 1, 2),
+    "ctl-tasks-end": b"\x09" + struct.pack("<III", 1, 2, 7),
+    "ctl-task-body": b"\x0a" + task_body(False),
+    "ctl-task-body-secret": b"\x0a" + task_body(True),
+    "ctl-policy": b"\x0b" + ctl_policy(),
 }
 
 
