@@ -3,6 +3,7 @@
 #
 #   sudo ./contrib/quickstart.sh          install, configure, start
 #   sudo ./contrib/quickstart.sh stop     stop what quickstart started
+#   sudo ./contrib/quickstart.sh --down   the same as stop
 #
 # On a fresh Debian 12, as root: installs the missing build packages
 # (tests/lib/packages.sh, the same list tests/run uses), builds berth,
@@ -362,8 +363,9 @@ EOF
 
 case ${1:-start} in
 start)	start;;
-stop)	[ "$(id -u)" -eq 0 ] || die "run as root: sudo $0 stop"; stop;;
+stop|--down)
+	[ "$(id -u)" -eq 0 ] || die "run as root: sudo $0 $1"; stop;;
 -h|--help)
-	echo "usage: quickstart.sh [start|stop]";;
-*)	echo "usage: quickstart.sh [start|stop]" >&2; exit 2;;
+	echo "usage: quickstart.sh [start|stop|--down]";;
+*)	echo "usage: quickstart.sh [start|stop|--down]" >&2; exit 2;;
 esac

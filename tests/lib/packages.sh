@@ -12,10 +12,19 @@ libssl-dev libjansson-dev libcap-dev libseccomp-dev libcurl4-openssl-dev
 libarchive-dev libwslay-dev libc-ares-dev libcmocka-dev mandoc git
 docker.io busybox-static libclang-rt-14-dev iproute2 curl python3 openssl"
 
+# Packaging (tests/run's "package" stage, tests/packaging/test_deb.sh):
+# dpkg-buildpackage and dh for contrib/debian (whose Build-Depends are in
+# the list above), lintian, debootstrap for the clean chroot the .deb is
+# installed into, and systemd for systemd-analyze.  Not needed to build
+# or run berth, so installed only by that stage.
+# shellcheck disable=SC2034 # used by tests/run
+BERTH_PACKAGING_PACKAGES="dpkg-dev debhelper lintian debootstrap systemd"
+
 # Print the packages of the list that dpkg does not have installed.
+# $1: the list (default BERTH_PACKAGES).
 berth_packages_missing() {
 	local pkg status
-	for pkg in $BERTH_PACKAGES; do
+	for pkg in ${1:-$BERTH_PACKAGES}; do
 		status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) ||
 		    status=
 		case $status in
@@ -26,10 +35,11 @@ berth_packages_missing() {
 }
 
 # Install whatever is missing; a machine that has everything never runs
-# apt-get.  Returns non-zero if apt-get fails.
+# apt-get.  Returns non-zero if apt-get fails.  $1: the list (default
+# BERTH_PACKAGES).
 berth_packages_install() {
-	local missing
-	missing=$(berth_packages_missing | tr '\n' ' ')
+	local list=${1:-$BERTH_PACKAGES} missing
+	missing=$(berth_packages_missing "$list" | tr '\n' ' ')
 	if [ -z "${missing// /}" ]; then
 		echo "packages: all present"
 		return 0
@@ -46,7 +56,7 @@ berth_packages_install() {
 	# shellcheck disable=SC2086 # one word per package
 	apt-get -o DPkg::Lock::Timeout=300 install -y -q \
 	    --no-install-recommends $missing </dev/null || return 1
-	missing=$(berth_packages_missing | tr '\n' ' ')
+	missing=$(berth_packages_missing "$list" | tr '\n' ' ')
 	if [ -n "${missing// /}" ]; then
 		echo "packages: still missing after install: $missing" >&2
 		return 1
