@@ -797,7 +797,15 @@ mkdir_below(const char *root, const char *path, mode_t mode)
 	}
 	for (p = buf + strlen(root) + 1; (p = strchr(p, '/')) != NULL; p++) {
 		*p = '\0';
-		if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		/*
+		 * chmod too: mkdir's mode passes through the umask, and a
+		 * strict one (systemd's UMask=0077) would leave the role's
+		 * user unable to walk down to the sockets bound below.
+		 */
+		if (mkdir(buf, mode) == -1) {
+			if (errno != EEXIST)
+				return -1;
+		} else if (chmod(buf, mode) == -1)
 			return -1;
 		*p = '/';
 	}

@@ -68,7 +68,9 @@ CONF
 chmod 0600 "$CONF"
 mkdir -p "$TMP/state" "$TMP/work"
 
-"$BERTHD" -d -f "$CONF" 2>"$TMP/berthd.log" &
+# A strict umask (systemd's UMask=0077) must not cut the runner off from
+# the Docker socket bound into its empty root.
+(umask 077 && exec "$BERTHD" -d -f "$CONF") 2>"$TMP/berthd.log" &
 BERTHD_PID=$!
 for _ in $(seq 50); do
 	$CTL status >/dev/null 2>&1 && break
