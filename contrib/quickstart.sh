@@ -11,10 +11,14 @@
 # engine (DOCKER_HOST or /var/run/docker.sock) or else starts the private
 # test engine (tests/fixtures/dockerd.sh), writes /etc/berth/berth.conf if
 # there is none, starts berthd in the background and shows
-# "berthctl status".  It ends by deploying contrib/examples/static from
-# git: a bare repository served by a git daemon on 127.0.0.1 that it
-# starts, which berth clones, builds and deploys; only if that fails
-# does it deploy the base image directly instead, and says so.
+# "berthctl status".  It starts the reference control plane
+# (contrib/controlplane/berth-cp) on 127.0.0.1 and enrols berthd with it
+# (a one-time token in the berth.conf it writes).  It ends by deploying
+# contrib/examples/static from git, as a signed task of that control
+# plane: a bare repository served by a git daemon on 127.0.0.1 that it
+# starts, which berth clones, builds and deploys.  If the control plane
+# cannot be used it deploys with berthctl instead, and if the build
+# fails it deploys the base image directly; it says which it did.
 # Everything it starts is recorded by pid under /run/berth so that
 # "stop" stops exactly that.
 
@@ -38,6 +42,13 @@ ENGINE_RECORD=$RUNDIR/quickstart-engine
 GIT_BASE=/var/lib/berth-quickstart-git
 GIT_PORT=${BERTH_QUICKSTART_GIT_PORT:-9418}
 GIT_PIDFILE=$RUNDIR/quickstart-gitd.pid
+# The reference control plane (127.0.0.1 only).  Its database is kept by
+# stop, like berthd's identity, so that a later start finds the node.
+CP_DIR=/var/lib/berth-quickstart-cp
+CP_PORT=${BERTH_QUICKSTART_CP_PORT:-7480}
+CP_PIDFILE=$RUNDIR/quickstart-cp.pid
+CP_LOG=/var/log/berth-cp.log
+CP="$ROOT/contrib/controlplane/berth-cp --db $CP_DIR/cp.db"
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'quickstart: %s\n' "$*" >&2; exit 1; }
@@ -66,8 +77,10 @@ berthd_pid() {
 stop() {
 	local pid i
 	if pid=$(berthd_pid); then
-		say "removing the example app"
+		say "removing the example app and its images"
 		"$PREFIX/sbin/berthctl" -s "$CONTROL_SOCKET" remove hello \
+		    >/dev/null 2>&1 || true
+		"$PREFIX/sbin/berthctl" -s "$CONTROL_SOCKET" image prune \
 		    >/dev/null 2>&1 || true
 		say "stopping berthd (pid $pid)"
 		kill -TERM "$pid"
@@ -83,6 +96,11 @@ stop() {
 		say "berthd is not running (no live pid in $PIDFILE)"
 	fi
 	rm -f "$PIDFILE"
+	if pid=$(cp_pid); then
+		say "stopping the reference control plane (pid $pid)"
+		kill -TERM "$pid"
+	fi
+	rm -f "$CP_PIDFILE"
 	if pid=$(gitd_pid); then
 		say "stopping the git daemon (pid $pid)"
 		kill -TERM "$pid"
@@ -123,10 +141,13 @@ find_engine() {
 }
 
 write_config() {
-	local sock=$1 minimal=$ROOT/tests/fixtures/minimal.conf
+	local sock=$1 minimal=$ROOT/tests/fixtures/minimal.conf token=
 	if [ -e "$CONF" ]; then
 		say "keeping the existing $CONF"
 		return 0
+	fi
+	if cp_pid >/dev/null; then
+		token=$($CP token create --name quickstart) || token=
 	fi
 	say "writing $CONF"
 	mkdir -p "$(dirname "$CONF")"
@@ -146,7 +167,52 @@ write_config() {
 		echo "build {"
 		printf '\trepo-prefix "git://127.0.0.1:%s/"\n' "$GIT_PORT"
 		echo "}"
+		if [ -n "$token" ]; then
+			echo
+			echo "# The quickstart's reference control plane; the"
+			echo "# token is used once, at enrolment."
+			echo "control-plane {"
+			echo "	protocol native"
+			printf '\turl "http://127.0.0.1:%s"\n' "$CP_PORT"
+			printf '\tenrol-token "%s"\n' "$token"
+			echo "	node-name \"quickstart\""
+			echo "}"
+		fi
 	} | (umask 077; cat >"$CONF")
+}
+
+# The pid in CP_PIDFILE if it is a running berth-cp.
+cp_pid() {
+	local pid
+	pid=$(cat "$CP_PIDFILE" 2>/dev/null) || return 1
+	case $pid in
+	''|*[!0-9]*) return 1;;
+	esac
+	grep -q 'berth-cp' "/proc/$pid/cmdline" 2>/dev/null || return 1
+	echo "$pid"
+}
+
+# The reference control plane on 127.0.0.1:CP_PORT, signing its tasks.
+start_cp() {
+	local pid i
+	if pid=$(cp_pid); then
+		say "the reference control plane already runs as pid $pid"
+		return 0
+	fi
+	command -v python3 >/dev/null || { say "python3 is missing"; return 1; }
+	mkdir -p "$CP_DIR" "$RUNDIR" && chmod 0700 "$CP_DIR"
+	say "starting the reference control plane on 127.0.0.1:$CP_PORT" \
+	    "(log: $CP_LOG)"
+	nohup $CP serve --listen "127.0.0.1:$CP_PORT" --sign-tasks \
+	    --heartbeat-sec 10 --poll-timeout-sec 20 >"$CP_LOG" 2>&1 \
+	    </dev/null &
+	echo $! >"$CP_PIDFILE"
+	for ((i = 0; i < 50; i++)); do
+		grep -q listening "$CP_LOG" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	say "the reference control plane did not start; see $CP_LOG"
+	return 1
 }
 
 start() {
@@ -180,6 +246,7 @@ start() {
 	sh "$ROOT/tests/fixtures/dockerd.sh" images "$sock" ||
 	    die "cannot import the base image into the engine at $sock"
 
+	start_cp || say "going on without a control plane"
 	write_config "$sock"
 	"$PREFIX/sbin/berthd" -n -f "$CONF" >/dev/null ||
 	    die "$CONF does not check out (berthd -n -f $CONF)"
@@ -301,6 +368,50 @@ answers() {
 	return 1
 }
 
+# The node's id at the control plane, once berthd has enrolled (20 s).
+cp_node() {
+	local node i
+	cp_pid >/dev/null || return 1
+	for ((i = 0; i < 100; i++)); do
+		node=$($CP nodes 2>/dev/null | awk 'NR == 1 { print $1 }')
+		[ -n "$node" ] && { echo "$node"; return 0; }
+		sleep 0.2
+	done
+	return 1
+}
+
+# The example as a task of the control plane: signed, accepted, built,
+# deployed; its events are printed as they come (3 minutes at most).
+deploy_by_task() {
+	local port=$1 node task state events i seen=0 n
+	node=$(cp_node) || { say "berthd has not enrolled"; return 1; }
+	start_gitd || return 1
+	task=$($CP task add --node "$node" --kind deploy --app hello \
+	    --repo "git://127.0.0.1:$GIT_PORT/static.git" --ref main \
+	    --port "127.0.0.1:$port:8080" --memory 64m) || return 1
+	say "control plane task $task: deploy contrib/examples/static" \
+	    "as \"hello\" on 127.0.0.1:$port (node $node)"
+	for ((i = 0; i < 900; i++)); do
+		# One reading for both: the lines shown and the last state.
+		events=$($CP events "$task" 2>/dev/null) || events=
+		n=$(printf '%s' "$events" | grep -c .)
+		if [ "$n" -gt "$seen" ]; then
+			printf '%s\n' "$events" | tail -n +$((seen + 1)) |
+			    sed 's/^/    /'
+			seen=$n
+		fi
+		state=$(printf '%s\n' "$events" | tail -n 1 | awk '{ print $4 }')
+		case $state in
+		succeeded) answers "$port" \
+		    'hello from the berth static example'; return;;
+		failed|rejected|cancelled|expired) return 1;;
+		esac
+		sleep 0.2
+	done
+	say "task $task did not finish in 3 minutes"
+	return 1
+}
+
 # contrib/examples/static from git: clone, build, deploy, then curl it.
 deploy_from_git() {
 	local berthctl=$1 port=$2
@@ -334,7 +445,9 @@ deploy_image() {
 deploy_example() {
 	local berthctl=$1 port how
 	port=$(free_port) || die "no free port between 8080 and 8180"
-	if deploy_from_git "$berthctl" "$port"; then
+	if deploy_by_task "$port"; then
+		how="a task of the reference control plane, built from git://127.0.0.1:$GIT_PORT/static.git"
+	elif deploy_from_git "$berthctl" "$port"; then
 		how="built from git://127.0.0.1:$GIT_PORT/static.git"
 	else
 		say "the deploy from git failed (see $LOGFILE);" \
@@ -354,10 +467,8 @@ The example app ($how) answers:
 
 Try: berthctl -s $CONTROL_SOCKET logs hello
      berthctl audit verify
-Stop everything with: sudo $0 stop
-
-Still to come: enrolment with the reference control plane (see the open
-issues).
+     $CP nodes; $CP task list
+Stop everything with: sudo $0 --down
 EOF
 }
 
