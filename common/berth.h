@@ -193,6 +193,9 @@ struct wire_resolver {
 #define WIRE_HEX_LEN		65	/* 64 hex digits of a SHA-256 */
 #define WIRE_TASKS_RUNNING_MAX	64
 
+/* berth.conf pin-sha256: up to 8 "sha256//" + 44 base64, ';' between. */
+#define WIRE_PIN_LEN	424
+
 struct wire_netd_identity {
 	uint8_t		private_key[WIRE_ED25519_LEN];	/* Ed25519 seed */
 	char		node_id[WIRE_ID_LEN];		/* "": enrol first */
@@ -205,6 +208,7 @@ struct wire_netd_identity {
 	uint32_t	heartbeat_sec;		/* 1..3600 until the server says */
 	uint32_t	poll_interval_ms;	/* with poll_timeout_sec 0 */
 	uint64_t	high_seq;		/* the journal's high-water mark */
+	char		pin_sha256[WIRE_PIN_LEN];	/* "": no pin */
 };
 
 struct wire_netd_enrolled {

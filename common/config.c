@@ -63,6 +63,7 @@ enum field_kind {
 	F_HOST,		/* a DNS host name */
 	F_ADDRESS,	/* an IPv4 or IPv6 literal */
 	F_URL,		/* control-plane URL */
+	F_PIN,		/* "sha256//BASE64[;...]", curl's pinned public keys */
 	F_SECRET,	/* printable, never logged or printed */
 	F_NUMBER,	/* uint32_t in [min, max] */
 	F_PORT,		/* uint16_t in [min, max] */
@@ -190,6 +191,7 @@ static const struct keyword control_plane_keywords[] = {
 	VALUE("discovery-port", F_PORT, discovery_port, 0, 65535),
 	VALUE("require-signed-tasks", F_YESNO, require_signed_tasks, 0, 1),
 	VALUE("ca-file", F_PATH, cp_ca_file, 0, 0),
+	VALUE("pin-sha256", F_PIN, cp_pin_sha256, 0, 0),
 	{ NULL, NULL, NULL, { 0, 0, 0, 0, 0 }, NULL }
 };
 
@@ -495,6 +497,36 @@ url_valid(const char *s)
 	return 1;
 }
 
+/*
+ * One or more "sha256//" + the standard base64 of a 32-byte SHA-256
+ * (43 characters and one "="), joined by ";", as libcurl's
+ * CURLOPT_PINNEDPUBLICKEY takes them.  The 43rd character carries two
+ * bits past the 256th, which must be zero: each digest has one spelling.
+ */
+static int
+pin_valid(const char *s)
+{
+	static const char	 b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char		*last;
+
+	for (;;) {
+		if (strncmp(s, "sha256//", 8) != 0)
+			return 0;
+		s += 8;
+		if (strspn(s, b64) != 43 || s[43] != '=')
+			return 0;
+		last = strchr(b64, s[42]);
+		if (((last - b64) & 3) != 0)
+			return 0;
+		s += 44;
+		if (*s == '\0')
+			return 1;
+		if (*s++ != ';')
+			return 0;
+	}
+}
+
 static int
 string_valid(const struct field *f, const char *s)
 {
@@ -524,6 +556,8 @@ string_valid(const struct field *f, const char *s)
 		return address_valid(s);
 	case F_URL:
 		return url_valid(s);
+	case F_PIN:
+		return pin_valid(s);
 	default:
 		return 0;
 	}
@@ -669,6 +703,11 @@ describe_field(const struct field *f, char *buf, size_t len)
 	case F_URL:
 		(void)snprintf(buf, len, "an http, https, ws or wss URL "
 		    "without user@, at most %zu bytes", max);
+		break;
+	case F_PIN:
+		(void)snprintf(buf, len, "a quoted \"sha256//\" and the "
+		    "base64 of 32 bytes, several joined by \";\" (at most "
+		    "%zu bytes)", max);
 		break;
 	case F_SECRET:
 		(void)snprintf(buf, len, "a secret of at most %zu printable "
@@ -2325,6 +2364,15 @@ check_control_plane(const struct berth_conf *conf)
 	    conf->node_secret[0] != '\0' && conf->node_id[0] == '\0')
 		log_warnx("%s: warning: node-secret without node-id cannot be "
 		    "reused; berth will register again", name);
+	/* A pin the operator believes in but nothing applies is worse. */
+	if (conf->cp_pin_sha256[0] != '\0' && conf->protocol != PROTO_NATIVE)
+		log_warnx("%s: warning: pin-sha256 is applied by protocol "
+		    "native only, not by %s", name,
+		    protocol_name(conf->protocol));
+	else if (conf->cp_pin_sha256[0] != '\0' &&
+	    strncmp(conf->cp_url, "https://", 8) != 0)
+		log_warnx("%s: warning: pin-sha256 has no effect without an "
+		    "https url", name);
 	return errors;
 }
 

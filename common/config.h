@@ -52,6 +52,8 @@ struct berth_conf {
 	uint16_t	 cluster_port;			/* CLUSTER_PORT */
 	uint16_t	 discovery_port;		/* DISCOVERY_PORT, 0: off */
 	char		 cp_ca_file[BERTH_PATH_LEN];	/* "": system CAs */
+	/* native: "sha256//BASE64[;...]" the server's key must match. */
+	char		 cp_pin_sha256[WIRE_PIN_LEN];	/* "": no pin */
 	/* native: refuse unsigned tasks even before the server signs. */
 	uint32_t	 require_signed_tasks;
 

@@ -524,8 +524,14 @@ wire_decode_netd_identity(const struct imsg *imsg,
 	    (why = wire_check_range(imsg, "heartbeat_sec", id->heartbeat_sec,
 	    1, 3600)) != NULL ||
 	    (why = wire_check_range(imsg, "poll_interval_ms",
-	    id->poll_interval_ms, 100, 3600000)) != NULL)
+	    id->poll_interval_ms, 100, 3600000)) != NULL ||
+	    (why = wire_check_string(imsg, "pin_sha256", id->pin_sha256,
+	    sizeof(id->pin_sha256))) != NULL)
 		return why;
+	/* Only the "sha256//" form: anything else libcurl takes for a file. */
+	if (id->pin_sha256[0] != '\0' &&
+	    strncmp(id->pin_sha256, "sha256//", 8) != 0)
+		return "NETD_IDENTITY: pin_sha256 is not sha256//...";
 	if ((id->node_id[0] == '\0') != (id->credential[0] == '\0'))
 		return "NETD_IDENTITY: node_id without credential or back";
 	if (strncmp(id->url, "http://", 7) != 0 &&

@@ -48,6 +48,14 @@ backoff_next(struct backoff *b)
 	return backoff_uniform(ceiling + 1);
 }
 
+uint32_t
+backoff_next_dictated(struct backoff *b, uint32_t dictated_ms)
+{
+	if (b->attempt < UINT32_MAX)
+		b->attempt++;
+	return dictated_ms > b->cap_ms ? b->cap_ms : dictated_ms;
+}
+
 void
 backoff_reset(struct backoff *b)
 {

@@ -608,6 +608,10 @@ request_reason(struct http_request *req, CURLcode result)
 	else if (result == CURLE_OPERATION_TIMEDOUT)
 		(void)snprintf(req->reason, sizeof(req->reason),
 		    "timed out after %ld ms", req->timeout_ms);
+	else if (result == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
+		(void)strlcpy(req->reason, "public key pin mismatch: the "
+		    "server's key is not one of pin-sha256",
+		    sizeof(req->reason));
 	else
 		(void)snprintf(req->reason, sizeof(req->reason), "%s",
 		    req->errbuf[0] != '\0' ? req->errbuf :
@@ -916,6 +920,75 @@ http_request_cancel(struct http_request *req)
 	request_destroy(req);
 }
 
+/*
+ * Retry-After: delta-seconds or an HTTP-date (RFC 9110 10.2.3).  A date
+ * must start with its day name, as all three forms of 5.6.7 do, so that
+ * curl_getdate(), which reads many more forms, sees only those.
+ */
+long
+http_retry_after_parse(const char *value, long long now)
+{
+	unsigned long long	 seconds = 0;
+	long long		 when;
+	size_t			 i, digits;
+
+	digits = strspn(value, "0123456789");
+	if (digits > 0 && value[digits] == '\0') {
+		for (i = 0; i < digits; i++) {
+			seconds = seconds * 10 + (unsigned long long)(value[i] -
+			    '0');
+			if (seconds > HTTP_RETRY_AFTER_MAX)
+				return HTTP_RETRY_AFTER_MAX;
+		}
+		return (long)seconds;
+	}
+	if (!((value[0] >= 'A' && value[0] <= 'Z') ||
+	    (value[0] >= 'a' && value[0] <= 'z')))
+		return -1;
+	for (i = 0; value[i] != '\0'; i++)
+		if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+			return -1;
+	if ((when = (long long)curl_getdate(value, NULL)) == -1)
+		return -1;
+	if (when <= now)
+		return 0;
+	return when - now > HTTP_RETRY_AFTER_MAX ? HTTP_RETRY_AFTER_MAX :
+	    (long)(when - now);
+}
+
+/* A header of the final answer (not a proxy's), if it came exactly once. */
+static const char *
+request_header_once(struct http_request *req, const char *name)
+{
+	struct curl_header	*h;
+
+	if (curl_easy_header(req->easy, name, 0, CURLH_HEADER, -1, &h) !=
+	    CURLHE_OK || h->amount != 1)
+		return NULL;
+	return h->value;
+}
+
+/*
+ * Date and Retry-After.  A Retry-After date is counted from the
+ * server's Date when there is one, so that our clock's error does not
+ * stretch or shrink the wait the server asked for.
+ */
+static void
+request_timing_headers(struct http_request *req, struct http_response *resp)
+{
+	const char	*value;
+	long long	 date;
+
+	resp->date = 0;
+	resp->retry_after = -1;
+	if ((value = request_header_once(req, "Date")) != NULL &&
+	    (date = (long long)curl_getdate(value, NULL)) > 0)
+		resp->date = date;
+	if ((value = request_header_once(req, "Retry-After")) != NULL)
+		resp->retry_after = http_retry_after_parse(value,
+		    resp->date != 0 ? resp->date : (long long)time(NULL));
+}
+
 /* The transfer is over: say how, then free. */
 static void
 request_finish(struct http_request *req, CURLcode result)
@@ -925,6 +998,7 @@ request_finish(struct http_request *req, CURLcode result)
 	long			 status = -1;
 
 	memset(&resp, 0, sizeof(resp));
+	resp.retry_after = -1;
 	if (result == CURLE_OK) {
 		if (curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE,
 		    &status) != CURLE_OK || status < 100 || status > 999) {
@@ -934,6 +1008,12 @@ request_finish(struct http_request *req, CURLcode result)
 		}
 	} else
 		request_reason(req, result);
+	/* Whatever the caller does with it, a wrong key is worth a warning. */
+	if (result == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
+		log_warnx("http: %s %s: %s", req->method, req->target.host,
+		    req->reason);
+	if (status != -1)
+		request_timing_headers(req, &resp);
 	resp.status = (int)status;
 	resp.error = status == -1 ? req->reason : NULL;
 	resp.body = req->resp != NULL ? req->resp : "";
@@ -965,6 +1045,7 @@ request_fail(struct http_request *req, const char *why)
 	resp.status = -1;
 	resp.error = req->reason;
 	resp.body = "";
+	resp.retry_after = -1;
 	log_debug("http: %s %s failed: %s", req->method, req->target.host,
 	    req->reason);
 	req->finishing = 1;

@@ -41,6 +41,7 @@ struct http_request;
 #define HTTP_NOPROXY_LEN	1024
 #define HTTP_REASON_LEN		256
 #define HTTP_CA_MAX		(4 * 1024 * 1024)
+#define HTTP_RETRY_AFTER_MAX	86400L		/* s; longer is taken as this */
 
 struct http_tls {
 	const void	*ca;		/* PEM bundle, copied; NULL: no https */
@@ -73,6 +74,14 @@ struct http_response {
 	size_t		 len;
 	json_t		*json;		/* parsed body (parse_json), borrowed */
 	const char	*json_error;	/* parse_json, body not JSON */
+	/*
+	 * From the answer's headers, whatever its status: Retry-After as
+	 * seconds from now (an HTTP-date counted from the answer's Date,
+	 * or from our clock without one), -1 when absent, repeated or
+	 * unreadable; Date as unix seconds, 0 when absent or unreadable.
+	 */
+	long		 retry_after;
+	long long	 date;
 };
 
 typedef void	(*http_done_cb)(struct http_request *,
@@ -109,6 +118,13 @@ void			 http_request_cancel(struct http_request *);
  */
 int			 http_no_proxy_match(const char *no_proxy,
 			    const char *host);
+/*
+ * A Retry-After value (RFC 9110 10.2.3): delta-seconds, or an HTTP-date
+ * taken relative to now (unix seconds).  Seconds to wait, 0 for a date
+ * already past, at most HTTP_RETRY_AFTER_MAX; -1 if it is neither.
+ */
+long			 http_retry_after_parse(const char *value,
+			    long long now);
 /* Read a CA bundle before the sandbox; *buf is NUL-terminated.  0 or -1. */
 int			 http_ca_read(const char *path, char **buf,
 			    size_t *len);

@@ -43,6 +43,7 @@
 #define NATIVE_EVENTS_MAX	100	/* per request, PROTOCOL.md 2.7 */
 #define NATIVE_SEEN_MAX		256	/* task ids already handed over */
 #define NATIVE_BODY_MAX		(1024 * 1024)
+#define NATIVE_SKEW_WARN_SEC	60	/* a clock this far off is said once */
 
 enum native_outcome {
 	OUTCOME_OK,		/* 2xx */
@@ -95,6 +96,10 @@ static struct {
 	uint32_t		 poll_timeout_sec;
 	uint32_t		 poll_interval_ms;
 	uint32_t		 retry_max_sec;
+	char			 pin_sha256[WIRE_PIN_LEN];	/* "": none */
+	/* The control plane's clock minus ours, from its latest answer. */
+	long long		 clock_offset;
+	int			 clock_warned;
 	int64_t			 after_seq;
 	int			 have_status;
 	struct netd_status	 status;
@@ -147,17 +152,50 @@ native_loop_after(struct native_loop *loop, uint32_t ms)
 	(void)evtimer_add(loop->timer, &tv);
 }
 
-/* A failure: wait a random time under the loop's ceiling (at least 0.1 s). */
+/*
+ * A failure: wait a random time under the loop's ceiling, or what the
+ * server's Retry-After says (dictated_sec, -1: it said nothing), never
+ * more than retry_max_sec and never less than 0.1 s.
+ */
 static void
-native_loop_retry(struct native_loop *loop)
+native_loop_backoff(struct native_loop *loop, long dictated_sec)
 {
 	uint32_t	 ms;
 
 	loop->backoff.cap_ms = nat.retry_max_sec * 1000;
-	if ((ms = backoff_next(&loop->backoff)) < 100)
-		ms = 100;
-	log_debug("native: %s again in %u ms", loop->name, ms);
-	native_loop_after(loop, ms);
+	if (dictated_sec >= 0) {
+		ms = backoff_next_dictated(&loop->backoff,
+		    (uint32_t)dictated_sec * 1000);
+		log_debug("native: %s again in %u ms (Retry-After %ld s)",
+		    loop->name, ms < 100 ? 100 : ms, dictated_sec);
+	} else {
+		ms = backoff_next(&loop->backoff);
+		log_debug("native: %s again in %u ms", loop->name,
+		    ms < 100 ? 100 : ms);
+	}
+	native_loop_after(loop, ms < 100 ? 100 : ms);
+}
+
+/* A request that could not even be made. */
+static void
+native_loop_retry(struct native_loop *loop)
+{
+	native_loop_backoff(loop, -1);
+}
+
+/*
+ * A retryable answer.  Retry-After counts on 429 and 5xx only
+ * (PROTOCOL.md 2.4); elsewhere it is not a request to slow down.
+ */
+static void
+native_loop_retry_answer(struct native_loop *loop,
+    const struct http_response *r)
+{
+	long	 dictated = -1;
+
+	if (r->status == 429 || r->status >= 500)
+		dictated = r->retry_after;
+	native_loop_backoff(loop, dictated);
 }
 
 static void
@@ -195,7 +233,8 @@ native_sign(const char *method, const char *target, const char *body,
 	char		 sig64[BASE64URL_LEN(64) + 1], hash[WIRE_HEX_LEN];
 	char		*msg;
 	size_t		 siglen = sizeof(sig);
-	long long	 now = (long long)time(NULL);
+	/* The server checks t against its clock, so t is read on it. */
+	long long	 now = (long long)time(NULL) + nat.clock_offset;
 	int		 n, rc = -1;
 
 	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
@@ -262,6 +301,41 @@ native_request(const char *method, const char *path, const char *body,
 	return req;
 }
 
+/*
+ * The control plane's clock against ours, from an answer's Date (or the
+ * server_time of its body without one).  The offset goes into the t of
+ * request signatures (PROTOCOL.md 2.4); task expiry keeps the local
+ * clock (5.3), so that no answer can make an expired task current.
+ */
+static void
+native_server_clock(const struct http_response *r)
+{
+	json_t		*t = NULL;
+	long long	 server = r->date, offset;
+
+	if (server == 0 && r->json != NULL &&
+	    !json_is_integer(t = json_object_get(r->json, "server_time")))
+		t = json_object_get(json_object_get(r->json, "error"),
+		    "server_time");
+	if (server == 0 && json_is_integer(t))
+		server = json_integer_value(t);
+	if (server <= 0)
+		return;
+	offset = server - (long long)time(NULL);
+	/* Date is whole seconds: a second either way is no news. */
+	if (offset >= -1 && offset <= 1)
+		offset = 0;
+	nat.clock_offset = offset;
+	if (!nat.clock_warned && (offset > NATIVE_SKEW_WARN_SEC ||
+	    offset < -NATIVE_SKEW_WARN_SEC)) {
+		nat.clock_warned = 1;
+		log_warnx("native: the local clock is %lld s %s the control "
+		    "plane's; requests are signed with its time, tasks expire "
+		    "by ours", offset < 0 ? -offset : offset,
+		    offset > 0 ? "behind" : "ahead of");
+	}
+}
+
 /* PROTOCOL.md 2.4: what the node does with an answer. */
 static enum native_outcome
 native_classify(const struct http_response *r, const char **code)
@@ -269,6 +343,8 @@ native_classify(const struct http_response *r, const char **code)
 	json_t	*err;
 
 	*code = "";
+	/* Every answer passes here: each says what time the server has. */
+	native_server_clock(r);
 	if (r->status == -1) {
 		*code = r->error != NULL ? r->error : "network error";
 		return OUTCOME_RETRY;
@@ -524,7 +600,7 @@ native_enrol_done(struct http_request *req, const struct http_response *r,
 		return;
 	default:
 		log_warnx("native: enrolment failed: %s", code);
-		native_loop_retry(&nat.enrol);
+		native_loop_retry_answer(&nat.enrol, r);
 		return;
 	}
 }
@@ -582,7 +658,7 @@ native_heartbeat_done(struct http_request *req,
 		return;
 	default:
 		log_debug("native: heartbeat failed: %s", code);
-		native_loop_retry(&nat.heartbeat);
+		native_loop_retry_answer(&nat.heartbeat, r);
 	}
 }
 
@@ -694,7 +770,7 @@ native_poll_done(struct http_request *req, const struct http_response *r,
 		return;
 	default:
 		log_debug("native: long-poll failed: %s", code);
-		native_loop_retry(&nat.poll);
+		native_loop_retry_answer(&nat.poll, r);
 	}
 }
 
@@ -771,7 +847,7 @@ native_accept_done(struct http_request *req, const struct http_response *r,
 			    "expired while the accept failed");
 			return;
 		}
-		native_loop_retry(&nat.accept);
+		native_loop_retry_answer(&nat.accept, r);
 	}
 }
 
@@ -890,7 +966,7 @@ native_outbox_done(struct http_request *req, const struct http_response *r,
 		return;
 	default:
 		log_debug("native: events of %s failed: %s", task, code);
-		native_loop_retry(&nat.outbox);
+		native_loop_retry_answer(&nat.outbox, r);
 	}
 }
 
@@ -996,6 +1072,8 @@ native_client(void)
 	memset(&conf, 0, sizeof(conf));
 	conf.tls.ca = nat.ca;
 	conf.tls.ca_len = nat.ca_len;
+	/* Every request of this client then checks the server's key. */
+	conf.tls.pin = nat.pin_sha256[0] != '\0' ? nat.pin_sha256 : NULL;
 	if ((nat.http = http_client_new(nat.base, nat.resolve,
 	    &conf)) == NULL)
 		fatalx("native: cannot set up the HTTP client");
@@ -1019,6 +1097,8 @@ native_identity(const struct imsg *imsg)
 	(void)strlcpy(nat.credential, id.credential, sizeof(nat.credential));
 	(void)strlcpy(nat.token, id.token, sizeof(nat.token));
 	(void)strlcpy(nat.node_name, id.node_name, sizeof(nat.node_name));
+	/* The pin of the server's key; native_client() applies it. */
+	(void)strlcpy(nat.pin_sha256, id.pin_sha256, sizeof(nat.pin_sha256));
 	(void)strlcpy(nat.binary_sha256, id.binary_sha256,
 	    sizeof(nat.binary_sha256));
 	(void)strlcpy(nat.policy_hash, id.policy_hash,

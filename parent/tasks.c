@@ -131,6 +131,9 @@ tasks_send_identity(void)
 		id.heartbeat_sec = 1;
 	id.poll_interval_ms = conf->poll_interval_ms;
 	id.high_seq = (uint64_t)tasks.journal.high_seq;
+	/* Checked at parse time; the same size on both sides. */
+	(void)strlcpy(id.pin_sha256, conf->cp_pin_sha256,
+	    sizeof(id.pin_sha256));
 	if (proc_compose(ROLE_NETD, IMSG_NETD_IDENTITY, -1, &id,
 	    sizeof(id)) == -1)
 		log_warn("%s: compose", __func__);

@@ -15,7 +15,7 @@ import sys
 import time
 
 import schema
-from server import Settings, open_server
+from server import ROUTES, Settings, open_server
 from store import NotFound, Store
 from wire import WireError, b64url_encode, canonical_json, parse_json
 
@@ -59,6 +59,33 @@ def _cpus(text):
                                          % text)
     return int(match.group(1)) * 1000 + int((match.group(2) or "0")
                                             .ljust(3, "0"))
+
+
+def _seconds_or_none(text):
+    """Retry-After seconds, or "none" for no header at all."""
+    if text == "none":
+        return None
+    return _count(text)
+
+
+def _signed(text):
+    if not re.fullmatch(r"-?[0-9]{1,9}", text):
+        raise argparse.ArgumentTypeError("%r is not an integer" % text)
+    return int(text)
+
+
+def _fail_arguments(parser, prefix):
+    """How test failures look; shared by `serve` and `fail`."""
+    parser.add_argument(prefix + "status", type=int, default=503,
+                        choices=(429, 500, 503),
+                        help="HTTP status of each failure (default 503)")
+    parser.add_argument(prefix + "retry-after", type=_seconds_or_none,
+                        default=1, metavar="SEC|none",
+                        help="Retry-After to send (default 1)")
+    parser.add_argument(prefix + "http-date", action="store_true",
+                        help="send Retry-After as an HTTP-date")
+    parser.add_argument(prefix + "only", choices=[r[2] for r in ROUTES],
+                        help="fail only this endpoint")
 
 
 def _port(text):
@@ -122,6 +149,9 @@ def build_parser():
     serve.add_argument("--clock-skew-sec", type=_positive, default=300)
     serve.add_argument("--fail-next", type=_count, default=0,
                        help="test only: answer the next N requests 503")
+    _fail_arguments(serve, "--fail-")
+    serve.add_argument("--clock-offset-sec", type=_signed, default=0,
+                       help="test only: tell nodes a time this far off")
     serve.add_argument("--quiet", action="store_true",
                        help="do not log each request on stderr")
 
@@ -159,6 +189,11 @@ def build_parser():
     beats.add_argument("node_id")
     beats.add_argument("--last", type=_positive, default=10)
     beats.add_argument("--json", action="store_true")
+
+    fail = sub.add_parser("fail", help="test only: make a running server "
+                          "fail the next N requests")
+    fail.add_argument("next", type=_count, metavar="N")
+    _fail_arguments(fail, "--")
 
     key = sub.add_parser("key", help="the task-signing key")
     key_sub = key.add_subparsers(dest="key_command", required=True)
@@ -408,6 +443,12 @@ def cmd_key_show(store, args, out):
     print(b64url_encode(public_key_from_seed(store.signing_seed())), file=out)
 
 
+def cmd_fail(store, args, out):
+    store.set_fail_switch({"next": args.next, "status": args.status,
+                           "retry_after": args.retry_after,
+                           "http_date": args.http_date, "only": args.only})
+
+
 def cmd_token_create(store, args, out):
     print(store.create_token(args.name, args.ttl, int(time.time())), file=out)
 
@@ -429,7 +470,13 @@ def cmd_serve(args, out):
                         report_timeout_sec=args.report_timeout_sec,
                         sign_tasks=args.sign_tasks,
                         clock_skew_sec=args.clock_skew_sec,
-                        fail_next=args.fail_next, verbose=not args.quiet)
+                        fail={"next": args.fail_next,
+                              "status": args.fail_status,
+                              "retry_after": args.fail_retry_after,
+                              "http_date": args.fail_http_date,
+                              "only": args.fail_only},
+                        clock_offset_sec=args.clock_offset_sec,
+                        verbose=not args.quiet)
     try:
         server = open_server(args.db, args.listen, settings, args.tls_cert,
                              args.tls_key)
@@ -458,6 +505,7 @@ COMMANDS = {
     ("logs", None): cmd_logs,
     ("heartbeats", None): cmd_heartbeats,
     ("key", "show"): cmd_key_show,
+    ("fail", None): cmd_fail,
     ("token", "create"): cmd_token_create,
 }
 

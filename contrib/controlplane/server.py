@@ -18,7 +18,9 @@ millisecond without a busy polling loop.
 import collections
 import contextlib
 import dataclasses
+import email.utils
 import http.server
+import json
 import os
 import re
 import select
@@ -76,6 +78,8 @@ class Settings:
     sign_tasks: bool = False
     clock_skew_sec: int = CLOCK_SKEW_SEC
     fail_next: int = 0		# test-only: answer that many requests 503
+    fail: dict = None		# test-only: how they fail (FailSwitch.DEFAULT)
+    clock_offset_sec: int = 0	# test-only: pretend our clock is this far off
     verbose: bool = False
 
     def intervals(self):
@@ -83,6 +87,53 @@ class Settings:
                 "poll_timeout_sec": self.poll_timeout_sec,
                 "retry_max_sec": self.retry_max_sec,
                 "report_timeout_sec": self.report_timeout_sec}
+
+
+class FailSwitch:
+    """Test only: fail the next N requests, the way a busy server would.
+
+    Set by `serve --fail-next` at start and by `berth-cp fail` while
+    serving (through the database: store.set_fail_switch).  Each failure
+    is answered with `status` (429, 500 or 503) and, unless retry_after
+    is None, a Retry-After of that many seconds, written as delta-seconds
+    or, with http_date, as the date that far from now.  `only` limits it
+    to one endpoint (a name of ROUTES).  Every failure is logged on
+    stderr with the time, so that a test can see when requests came.
+    """
+
+    DEFAULT = {"next": 0, "status": 503, "retry_after": 1,
+               "http_date": False, "only": None}
+    CODES = {429: "rate_limited", 500: "internal", 503: "unavailable"}
+
+    def __init__(self, settings=None):
+        self._lock = threading.Lock()
+        self._state = dict(self.DEFAULT)
+        if settings:
+            self.set(settings)
+
+    def set(self, settings):
+        state = dict(self.DEFAULT)
+        state.update(settings)
+        if state["status"] not in self.CODES:
+            raise ValueError("a failure status is 429, 500 or 503")
+        with self._lock:
+            self._state = state
+
+    def take(self, route, clock):
+        """The error to answer this request with, or None."""
+        with self._lock:
+            state = self._state
+            if state["next"] <= 0 or (state["only"] and
+                                      state["only"] != route):
+                return None
+            state["next"] -= 1
+        retry_after = state["retry_after"]
+        if retry_after is not None and state["http_date"]:
+            retry_after = email.utils.formatdate(clock + retry_after,
+                                                 usegmt=True)
+        return ProtocolError(self.CODES[state["status"]], "failing on "
+                             "request (test switch)",
+                             retry_after=retry_after)
 
 
 class ControlPlane(http.server.ThreadingHTTPServer):
@@ -104,7 +155,9 @@ class ControlPlane(http.server.ThreadingHTTPServer):
         self._changed = threading.Condition(self._lock)
         self._generation = 0
         self._stopping = threading.Event()
-        self._fail_next = settings.fail_next
+        fail = dict(settings.fail or {})
+        fail.setdefault("next", settings.fail_next)
+        self.fail_switch = FailSwitch(fail)
         self._nonces = collections.OrderedDict()
         self._keys = {}
         self._wake = self._bind_wake_socket()
@@ -206,8 +259,10 @@ class ControlPlane(http.server.ThreadingHTTPServer):
                 try:
                     now_version = conn.execute(
                         "PRAGMA data_version").fetchone()[0]
-                    if version is not None and now_version != version:
-                        self.notify_changed()
+                    if version is None or now_version != version:
+                        if version is not None:
+                            self.notify_changed()
+                        self._load_fail_switch(conn)
                     version = now_version
                     if time.monotonic() >= next_sweep:
                         next_sweep = time.monotonic() + SWEEP_INTERVAL_SEC
@@ -226,6 +281,28 @@ class ControlPlane(http.server.ThreadingHTTPServer):
                     time.sleep(interval)
         finally:
             conn.close()
+
+    def _load_fail_switch(self, conn):
+        """Take a `berth-cp fail` the CLI left in the database."""
+        with conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = "
+                               "'fail_switch'").fetchone()
+            if row is None:
+                return
+            conn.execute("DELETE FROM meta WHERE key = 'fail_switch'")
+        try:
+            self.fail_switch.set(json.loads(row[0]))
+        except (ValueError, TypeError) as e:
+            print("berth-cp: fail switch ignored: %s" % e, file=sys.stderr,
+                  flush=True)
+
+    def clock(self):
+        """Our time as we tell it: Date, server_time, the skew check.
+
+        Off by --clock-offset-sec in tests, to play a server whose clock
+        is wrong; what is stored keeps the real time.
+        """
+        return time.time() + self.settings.clock_offset_sec
 
     def stop(self):
         """Wake every long-poll and stop serving (from any thread)."""
@@ -248,13 +325,9 @@ class ControlPlane(http.server.ThreadingHTTPServer):
 
     # -- per-request helpers -----------------------------------------------
 
-    def take_failure(self):
-        """True when a test asked for this request to fail with 503."""
-        with self._lock:
-            if self._fail_next > 0:
-                self._fail_next -= 1
-                return True
-            return False
+    def take_failure(self, route):
+        """The error a test asked this request to fail with, or None."""
+        return self.fail_switch.take(route, self.clock())
 
     def remember_nonce(self, key, nonce):
         """False when this (key, nonce) was seen within the skew window.
@@ -322,7 +395,7 @@ class ControlPlane(http.server.ThreadingHTTPServer):
 
     def common_answer(self):
         return {"intervals": self.settings.intervals(),
-                "server_time": int(time.time()),
+                "server_time": int(self.clock()),
                 "tasks_signed": self.settings.sign_tasks}
 
 
@@ -344,6 +417,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         super().setup()
         if isinstance(self.request, ssl.SSLSocket):
             self.request.do_handshake()
+
+    def date_time_string(self, timestamp=None):
+        """Date, from the server's (possibly pretend) clock."""
+        if timestamp is None:
+            timestamp = self.server.clock()
+        return super().date_time_string(timestamp)
 
     def log_message(self, fmt, *args):
         if self.server.settings.verbose:
@@ -376,10 +455,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._allow = None		# per request, not per connection
         try:
             body = self._read_body()
-            if self.server.take_failure():
-                raise ProtocolError("unavailable", "failing on request "
-                                    "(serve --fail-next)", retry_after=1)
             name, groups = self._route()
+            failure = self.server.take_failure(name)
+            if failure is not None:
+                print("berth-cp: test switch: %.3f %s %s -> %d%s" %
+                      (time.time(), self.command, self.path.split("?")[0],
+                       failure.status,
+                       "" if failure.retry_after is None else
+                       ", Retry-After: %s" % failure.retry_after),
+                      file=sys.stderr, flush=True)
+                raise failure
             getattr(self, "_do_" + name)(body, *groups)
         except ProtocolError as e:
             self._send_error(e)
@@ -499,7 +584,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             stamp, nonce, signature = parse_signature_header(values[0])
         except WireError as e:
             raise ProtocolError("auth_required", str(e)) from None
-        now = int(time.time())
+        now = int(self.server.clock())
         if abs(now - stamp) > self.server.settings.clock_skew_sec:
             raise ProtocolError("clock_skew", "request time %d is more than "
                                 "%d s from server time %d" %
@@ -619,9 +704,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _do_events(self, body, node_id, task_id):
         self._authenticate(node_id, body)
         request = self._json_body(body, schema.EVENTS)
-        acked = self.server.store.add_events(node_id, task_id,
-                                             request["events"],
-                                             int(time.time()))
+        acked, repeated = self.server.store.add_events(
+            node_id, task_id, request["events"], int(time.time()))
+        if repeated:
+            # Harmless (the node resends what it has no answer for), but
+            # worth knowing when a test counts deliveries.
+            print("berth-cp: events of %s from %s: seq %s again" %
+                  (task_id, node_id, ",".join(map(str, repeated))),
+                  file=sys.stderr, flush=True)
         self._send_json(200, {"acked_seq": acked})
 
     def _do_logs(self, body, node_id, task_id):

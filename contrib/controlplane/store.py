@@ -436,7 +436,8 @@ class Store:
                        "AND closed IS NULL", (node_id, task_id))
 
     def add_events(self, node_id, task_id, events, now):
-        """Store new events, skip repeats; the highest contiguous seq.
+        """Store new events, skip repeats: (the highest contiguous seq,
+        the seqs that were already stored).
 
         The whole batch is checked before anything is stored, so a batch
         is taken entirely or not at all.
@@ -451,6 +452,7 @@ class Store:
                     "task_not_accepted", "only a rejected event may be "
                     "sent for a task this node has not accepted")
             fresh = {}
+            repeated = []
             for event in events:
                 row = db.execute("SELECT body FROM events WHERE task_id = ? "
                                  "AND node_id = ? AND seq = ?",
@@ -463,6 +465,8 @@ class Store:
                         "content" % event["seq"], seq=event["seq"])
                 if earlier is None:
                     fresh[event["seq"]] = event
+                else:
+                    repeated.append(event["seq"])
             for seq, event in sorted(fresh.items()):
                 db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?)",
                            (task_id, node_id, seq,
@@ -475,7 +479,7 @@ class Store:
                 if row["seq"] != acked + 1:
                     break
                 acked += 1
-            return acked
+            return acked, sorted(set(repeated))
 
     @staticmethod
     def _follow_events(db, task, offer, node_id, now):
@@ -606,6 +610,14 @@ class Store:
             db.execute("UPDATE tasks SET cancel_requested = 1 WHERE id = ?",
                        (task_id,))
             return "cancelling"
+
+    def set_fail_switch(self, settings):
+        """Test only: leave `berth-cp fail` for the running server, which
+        takes it (and removes it) when it sees the database change."""
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('fail_switch', "
+                       "?)", (json.dumps(settings),))
+        self.poke_server()
 
     def remove_node(self, node_id):
         """Forget a node: its credential stops working at once, so the

@@ -11,6 +11,7 @@ The Ed25519 tests use the RFC 8032 vectors and the openssl command line.
 
 import base64
 import contextlib
+import email.utils
 import hashlib
 import io
 import json
@@ -676,6 +677,75 @@ class TestFailNext(ServerCase):
                              (503, "unavailable"))
             self.assertEqual(headers["Retry-After"], "1")
         node.enrol(self.token())
+
+
+class TestFailSwitch(ServerCase):
+    """`berth-cp fail` while serving, and what the failures look like."""
+
+    def arm(self, *args):
+        self.assertEqual(self.cli("fail", *args)[0], 0)
+        # The server takes it from the database when it sees the change.
+        deadline = time.monotonic() + 5
+        while self.server.fail_switch._state["next"] == 0:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.01)
+
+    def test_status_and_delta_seconds(self):
+        node = self.node()
+        self.arm("2", "--status", "429", "--retry-after", "7")
+        for _ in range(2):
+            status, answer, headers = node.request(
+                "POST", "/v1/nodes/%s/heartbeat" % node.node_id,
+                sample_heartbeat())
+            self.assertEqual((status, answer["error"]["code"]),
+                             (429, "rate_limited"))
+            self.assertEqual(headers["Retry-After"], "7")
+        node.heartbeat()
+
+    def test_http_date_and_only(self):
+        node = self.node()
+        self.arm("1", "--retry-after", "30", "--http-date", "--only",
+                 "heartbeat")
+        # Other endpoints go through untouched.
+        status, _, _ = node.request(
+            "GET", "/v1/nodes/%s/tasks?wait=0" % node.node_id)
+        self.assertEqual(status, 200)
+        before = time.time()
+        status, answer, headers = node.request(
+            "POST", "/v1/nodes/%s/heartbeat" % node.node_id,
+            sample_heartbeat())
+        self.assertEqual((status, answer["error"]["code"]),
+                         (503, "unavailable"))
+        when = email.utils.parsedate_to_datetime(
+            headers["Retry-After"]).timestamp()
+        self.assertAlmostEqual(when - before, 30, delta=2)
+        node.heartbeat()
+
+    def test_no_retry_after(self):
+        node = self.node()
+        self.arm("1", "--status", "500", "--retry-after", "none")
+        status, _, headers = node.request(
+            "POST", "/v1/nodes/%s/heartbeat" % node.node_id,
+            sample_heartbeat())
+        self.assertEqual(status, 500)
+        self.assertNotIn("Retry-After", headers)
+
+
+class TestClockOffset(ServerCase):
+    """A server whose clock is off tells it consistently."""
+    settings = {"clock_offset_sec": 200}
+
+    def test_date_and_server_time(self):
+        node = self.node()
+        status, answer, headers = node.request(
+            "POST", "/v1/nodes/%s/heartbeat" % node.node_id,
+            sample_heartbeat())
+        self.assertEqual(status, 200)
+        self.assertAlmostEqual(answer["server_time"] - time.time(), 200,
+                               delta=3)
+        date = email.utils.parsedate_to_datetime(headers["Date"])
+        self.assertAlmostEqual(date.timestamp() - time.time(), 200,
+                               delta=3)
 
 
 class TestHeartbeat(ServerCase):

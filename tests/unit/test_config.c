@@ -1718,6 +1718,111 @@ test_print_round_trip(void **state)
 	assert_round_trip("after the environment", &c);
 }
 
+/*
+ * pin-sha256: curl's "sha256//BASE64[;...]", each the standard base64 of
+ * 32 bytes, checked when the file is read.
+ */
+#define PIN_ZERO	"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+#define PIN_BERTH	"sha256//XC9kx/Ie/V+149akmavl6sskiub28AhTh8mgVtEO9f0="
+#define PIN_OTHER	"sha256//2SmKENGwc1g33EvYXaxkGw887yekfl1TpU8vP1svz/o="
+
+static const struct {
+	const char	*name;
+	const char	*value;		/* as written after pin-sha256 */
+	int		 ok;
+} pin_cases[] = {
+	{ "one pin", "\"" PIN_BERTH "\"", 1 },
+	{ "all zero", "\"" PIN_ZERO "\"", 1 },
+	{ "two pins", "\"" PIN_BERTH ";" PIN_OTHER "\"", 1 },
+	{ "eight pins", "\"" PIN_ZERO ";" PIN_BERTH ";" PIN_OTHER ";"
+	    PIN_ZERO ";" PIN_BERTH ";" PIN_OTHER ";" PIN_ZERO ";"
+	    PIN_BERTH "\"", 1 },
+	{ "empty: no pin", "\"\"", 1 },
+	{ "nine pins are too long", "\"" PIN_ZERO ";" PIN_BERTH ";"
+	    PIN_OTHER ";" PIN_ZERO ";" PIN_BERTH ";" PIN_OTHER ";" PIN_ZERO
+	    ";" PIN_BERTH ";" PIN_OTHER "\"", 0 },
+	{ "unquoted: \"=\" ends the word", PIN_BERTH, 0 },
+	{ "no padding", "\"sha256//XC9kx/Ie/V+149akmavl6sskiub28AhTh8mgVtEO9f0\"",
+	    0 },
+	{ "31 bytes", "\"sha256//XC9kx/Ie/V+149akmavl6sskiub28AhTh8mgVtEO9Q==\"",
+	    0 },
+	{ "33 bytes", "\"sha256//XC9kx/Ie/V+149akmavl6sskiub28AhTh8mgVtEO9f0A\"",
+	    0 },
+	{ "bits past the 256th", "\"sha256//XC9kx/Ie/V+149akmavl6sskiub28AhTh8mgVtEO9f1=\"",
+	    0 },
+	{ "base64url alphabet", "\"sha256//XC9kx_Ie_V-149akmavl6sskiub28AhTh8mgVtEO9f0=\"",
+	    0 },
+	{ "hex, not base64", "\"sha256//5c2f64c7f21efd5fb5e3d6a49abe5eab"
+	    "2c922b9dbdbc0214e1f26815b443bd7f\"", 0 },
+	{ "another hash", "\"sha1//AAAAAAAAAAAAAAAAAAAAAAAAAAA=\"", 0 },
+	{ "one slash", "\"sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"",
+	    0 },
+	{ "a file name", "\"/etc/berth/server.pub\"", 0 },
+	{ "trailing separator", "\"" PIN_BERTH ";\"", 0 },
+	{ "empty between", "\"" PIN_BERTH ";;" PIN_OTHER "\"", 0 },
+	{ "space after separator", "\"" PIN_BERTH "; " PIN_OTHER "\"", 0 },
+	{ "comma separator", "\"" PIN_BERTH "," PIN_OTHER "\"", 0 },
+	{ "leading space", "\" " PIN_BERTH "\"", 0 },
+};
+
+static void
+test_parse_pin_sha256(void **state)
+{
+	struct berth_conf	 c;
+	char			 text[1024], want[WIRE_PIN_LEN];
+	size_t			 i;
+	int			 rc;
+
+	(void)state;
+	for (i = 0; i < NITEMS(pin_cases); i++) {
+		(void)snprintf(text, sizeof(text), "control-plane {\n"
+		    "\turl \"https://cp.example.net\"\n"
+		    "\tpin-sha256 %s\n}\n", pin_cases[i].value);
+		rc = parse_text(text, &c);
+		if (pin_cases[i].ok && rc != 0)
+			fail_msg("%s: refused: %s", pin_cases[i].name,
+			    captured);
+		if (!pin_cases[i].ok && rc == 0)
+			fail_msg("%s: accepted", pin_cases[i].name);
+		if (!pin_cases[i].ok) {
+			/* Always on the pin's own line, whatever went wrong. */
+			assert_logged(pin_cases[i].name, "berth.conf:3: ");
+			continue;
+		}
+		assert_string_equal(captured, "");
+		(void)snprintf(want, sizeof(want), "%.*s",
+		    (int)strlen(pin_cases[i].value) - 2,
+		    pin_cases[i].value + 1);
+		assert_string_equal(c.cp_pin_sha256, want);
+		assert_round_trip(pin_cases[i].name, &c);
+	}
+
+	/* What a refused value is told it should have been. */
+	assert_int_equal(parse_text("control-plane {\n\tpin-sha256 "
+	    "\"sha256//AAAA\"\n}\n", &c), -1);
+	assert_logged("message", "berth.conf:2: expected a quoted "
+	    "\"sha256//\" and the base64 of 32 bytes");
+
+	/* A pin nothing would apply is worth a warning, not an error. */
+	assert_int_equal(parse_text("control-plane {\n\tprotocol miaas\n"
+	    "\turl \"https://cp.example.net\"\n"
+	    "\tpin-sha256 \"" PIN_BERTH "\"\n}\n", &c), 0);
+	assert_int_equal(check(&c), 0);
+	assert_logged("miaas", "pin-sha256 is applied by protocol native "
+	    "only");
+	assert_int_equal(parse_text("control-plane {\n"
+	    "\turl \"http://127.0.0.1:8700\"\n"
+	    "\tpin-sha256 \"" PIN_BERTH "\"\n}\n", &c), 0);
+	assert_int_equal(check(&c), 0);
+	assert_logged("http", "pin-sha256 has no effect without an https "
+	    "url");
+	assert_int_equal(parse_text("control-plane {\n"
+	    "\turl \"https://cp.example.net\"\n"
+	    "\tpin-sha256 \"" PIN_BERTH "\"\n}\n", &c), 0);
+	assert_int_equal(check(&c), 0);
+	assert_string_equal(captured, "");
+}
+
 /* The first example in berth.conf(5) must be a valid configuration. */
 static void
 assert_man_example_parses(const char *man)
@@ -1892,6 +1997,7 @@ main(void)
 		cmocka_unit_test(test_print_masks_secrets),
 		cmocka_unit_test(test_print_format),
 		cmocka_unit_test(test_print_round_trip),
+		cmocka_unit_test(test_parse_pin_sha256),
 		cmocka_unit_test(test_man_page_documents_keywords),
 		cmocka_unit_test(test_minimal_conf),
 		cmocka_unit_test(test_protocol_name),

@@ -37,16 +37,19 @@
 
 /* What the python servers do; they print their ports as one JSON line. */
 static const char server_py[] =
-"import http.server, json, socketserver, ssl, sys, time, threading\n"
+"import email.utils, http.server, json, socketserver, ssl, sys, time\n"
+"import threading\n"
 "d = sys.argv[1]\n"
 "class H(http.server.BaseHTTPRequestHandler):\n"
 "    protocol_version = 'HTTP/1.1'\n"
 "    def log_message(self, *a): pass\n"
-"    def reply(self, code, body, ctype='application/json'):\n"
+"    def reply(self, code, body, ctype='application/json', extra=()):\n"
 "        b = body.encode() if isinstance(body, str) else body\n"
 "        self.send_response(code)\n"
 "        self.send_header('Content-Type', ctype)\n"
 "        self.send_header('Content-Length', str(len(b)))\n"
+"        for name, value in extra:\n"
+"            self.send_header(name, value)\n"
 "        self.end_headers()\n"
 "        self.wfile.write(b)\n"
 "    def do_GET(self):\n"
@@ -61,6 +64,16 @@ static const char server_py[] =
 "        if self.path == '/slow':\n"
 "            time.sleep(4)\n"
 "            return self.reply(200, '{}')\n"
+"        if self.path == '/busy':\n"
+"            return self.reply(503, '{}', extra=[('Retry-After', '7')])\n"
+"        if self.path == '/busy-date':\n"
+"            when = email.utils.formatdate(time.time() + 30, usegmt=True)\n"
+"            return self.reply(429, '{}', extra=[('Retry-After', when)])\n"
+"        if self.path == '/busy-twice':\n"
+"            return self.reply(503, '{}', extra=[('Retry-After', '7'),\n"
+"                ('Retry-After', '9')])\n"
+"        if self.path == '/busy-junk':\n"
+"            return self.reply(503, '{}', extra=[('Retry-After', 'soon')])\n"
 "        if self.path == '/text':\n"
 "            return self.reply(200, 'not json', 'text/plain')\n"
 "        if self.path == '/redirect':\n"
@@ -135,6 +148,8 @@ struct result {
 	char		*body;
 	json_t		*json;
 	int		 not_json;
+	long		 retry_after;
+	long long	 date;
 };
 
 static struct harness	 h;
@@ -320,6 +335,8 @@ on_done(struct http_request *req, const struct http_response *resp,
 	r->body = strndup(resp->body, resp->len);
 	r->json = resp->json != NULL ? json_incref(resp->json) : NULL;
 	r->not_json = resp->json_error != NULL;
+	r->retry_after = resp->retry_after;
+	r->date = resp->date;
 }
 
 static void
@@ -457,6 +474,8 @@ test_https_pin(void **state)
 	fetch(&conf, "GET", u, NULL, 0, 5000, &r);
 	assert_int_equal(r.status, -1);
 	assert_non_null(strcasestr(r.error, "public key"));
+	/* Named as what it is, not as a generic TLS failure. */
+	assert_non_null(strstr(r.error, "pin mismatch"));
 	result_clear(&r);
 
 	/* The right key among others passes. */
@@ -673,6 +692,111 @@ test_timeout_and_cancel(void **state)
 	assert_false(never.done);
 	result_clear(&r);
 	http_client_free(c);
+}
+
+/* --- Retry-After and Date ---------------------------------------------- */
+
+/* RFC 9110's example date, Sun, 06 Nov 1994 08:49:37 GMT. */
+#define EXAMPLE_DATE	784111777LL
+
+static void
+test_retry_after_parse(void **state)
+{
+	static const struct {
+		const char	*value;
+		long long	 now;
+		long		 want;
+	} cases[] = {
+		{ "0", 0, 0 },
+		{ "7", 0, 7 },
+		{ "120", EXAMPLE_DATE, 120 },
+		{ "0007", 0, 7 },
+		{ "86400", 0, HTTP_RETRY_AFTER_MAX },
+		{ "86401", 0, HTTP_RETRY_AFTER_MAX },
+		{ "99999999999999999999999999", 0, HTTP_RETRY_AFTER_MAX },
+		/* The three HTTP-date forms, counted from now. */
+		{ "Sun, 06 Nov 1994 08:49:37 GMT", EXAMPLE_DATE - 10, 10 },
+		{ "Sunday, 06-Nov-94 08:49:37 GMT", EXAMPLE_DATE - 10, 10 },
+		{ "Sun Nov  6 08:49:37 1994", EXAMPLE_DATE - 10, 10 },
+		{ "Sun, 06 Nov 1994 08:49:37 GMT", EXAMPLE_DATE, 0 },
+		{ "Sun, 06 Nov 1994 08:49:37 GMT", EXAMPLE_DATE + 3600, 0 },
+		{ "Sun, 06 Nov 1994 08:49:37 GMT", 0, HTTP_RETRY_AFTER_MAX },
+		/* Neither delta-seconds nor a date. */
+		{ "", 0, -1 },
+		{ "-5", 0, -1 },
+		{ "+5", 0, -1 },
+		{ "5s", 0, -1 },
+		{ "1.5", 0, -1 },
+		{ "5 ", 0, -1 },
+		{ " 5", 0, -1 },
+		{ "0x10", 0, -1 },
+		{ "soon", 0, -1 },
+		{ "Sun, 06 Nov", 0, -1 },
+		{ "Sun, 06 Nov 1994 08:49:37 GMT\r\nX: y", 0, -1 },
+	};
+	size_t	 i;
+	long	 got;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		got = http_retry_after_parse(cases[i].value, cases[i].now);
+		if (got != cases[i].want)
+			fail_msg("\"%s\" at %lld: %ld, want %ld",
+			    cases[i].value, cases[i].now, got, cases[i].want);
+	}
+}
+
+/* What the answers' headers say reaches the caller, whatever the status. */
+static void
+test_retry_after_header(void **state)
+{
+	struct http_client_conf	 conf;
+	struct result		 r;
+	char			 u[128];
+	long long		 now = (long long)time(NULL);
+
+	(void)state;
+	need_servers();
+	conf_tls(&conf, NULL, 0);
+	url(u, sizeof(u), "http", "127.0.0.1", h.http, "/busy");
+	fetch(&conf, "GET", u, NULL, 0, 5000, &r);
+	assert_int_equal(r.status, 503);
+	assert_int_equal(r.retry_after, 7);
+	/* The server's Date, read: the same clock as ours here. */
+	assert_true(r.date >= now - 5 && r.date <= now + 5);
+	result_clear(&r);
+
+	/* A date is counted from the server's Date, not from our clock. */
+	url(u, sizeof(u), "http", "127.0.0.1", h.http, "/busy-date");
+	fetch(&conf, "GET", u, NULL, 0, 5000, &r);
+	assert_int_equal(r.status, 429);
+	assert_true(r.retry_after >= 29 && r.retry_after <= 30);
+	result_clear(&r);
+
+	/* Said twice, or unreadable: as good as not said. */
+	url(u, sizeof(u), "http", "127.0.0.1", h.http, "/busy-twice");
+	fetch(&conf, "GET", u, NULL, 0, 5000, &r);
+	assert_int_equal(r.status, 503);
+	assert_int_equal(r.retry_after, -1);
+	result_clear(&r);
+	url(u, sizeof(u), "http", "127.0.0.1", h.http, "/busy-junk");
+	fetch(&conf, "GET", u, NULL, 0, 5000, &r);
+	assert_int_equal(r.retry_after, -1);
+	result_clear(&r);
+
+	url(u, sizeof(u), "http", "127.0.0.1", h.http, "/json");
+	fetch(&conf, "GET", u, NULL, 0, 5000, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.retry_after, -1);
+	result_clear(&r);
+
+	/* No answer, no headers. */
+	url(u, sizeof(u), "http", "127.0.0.1", h.http, "/slow");
+	fetch(&conf, "GET", u, NULL, 0, 300, &r);
+	assert_int_equal(r.status, -1);
+	assert_int_equal(r.retry_after, -1);
+	assert_true(r.date == 0);
+	result_clear(&r);
 }
 
 /* --- names and proxies -------------------------------------------------- */
@@ -972,6 +1096,8 @@ main(void)
 		cmocka_unit_test(test_response_over_cap),
 		cmocka_unit_test(test_no_redirects),
 		cmocka_unit_test(test_timeout_and_cancel),
+		cmocka_unit_test(test_retry_after_parse),
+		cmocka_unit_test(test_retry_after_header),
 		cmocka_unit_test(test_names_from_hosts_and_localhost),
 		cmocka_unit_test(test_proxy),
 		cmocka_unit_test(test_no_proxy_match),
