@@ -2365,9 +2365,10 @@ check_control_plane(const struct berth_conf *conf)
 		log_warnx("%s: warning: node-secret without node-id cannot be "
 		    "reused; berth will register again", name);
 	/* A pin the operator believes in but nothing applies is worse. */
-	if (conf->cp_pin_sha256[0] != '\0' && conf->protocol != PROTO_NATIVE)
-		log_warnx("%s: warning: pin-sha256 is applied by protocol "
-		    "native only, not by %s", name,
+	if (conf->cp_pin_sha256[0] != '\0' && conf->protocol != PROTO_NATIVE &&
+	    conf->protocol != PROTO_MIAAS)
+		log_warnx("%s: warning: pin-sha256 is applied by protocols "
+		    "native and miaas only, not by %s", name,
 		    protocol_name(conf->protocol));
 	else if (conf->cp_pin_sha256[0] != '\0' &&
 	    strncmp(conf->cp_url, "https://", 8) != 0)

@@ -65,6 +65,7 @@ static struct {
 	char			 ip[WIRE_ADDR_LEN];
 	char			 node_id[WIRE_ID_LEN];	/* "": not registered */
 	char			 token[WIRE_CREDENTIAL_LEN];
+	char			 pin[WIRE_PIN_LEN];	/* "": none */
 	uint32_t		 heartbeat_sec;
 	int			 have_status;
 	struct netd_status	 status;
@@ -530,15 +531,17 @@ miaas_identity(const struct imsg *imsg)
 	(void)strlcpy(mi.node_id, id.node_id, sizeof(mi.node_id));
 	(void)strlcpy(mi.token, id.credential, sizeof(mi.token));
 	mi.heartbeat_sec = id.heartbeat_sec;
-	explicit_bzero(&id, sizeof(id));
 	if (mi.http == NULL) {
 		memset(&conf, 0, sizeof(conf));
 		conf.tls.ca = mi.env.ca;
 		conf.tls.ca_len = mi.env.ca_len;
+		(void)strlcpy(mi.pin, id.pin_sha256, sizeof(mi.pin));
+		conf.tls.pin = mi.pin[0] != '\0' ? mi.pin : NULL;
 		if ((mi.http = http_client_new(mi.env.base, mi.env.resolve,
 		    &conf)) == NULL)
 			fatalx("miaas: cannot set up the HTTP client");
 	}
+	explicit_bzero(&id, sizeof(id));
 	/* A kept identity is tried with a heartbeat; a refusal registers. */
 	if (mi.node_id[0] != '\0') {
 		log_info("miaas: node %s, heartbeat every %u s", mi.node_id,

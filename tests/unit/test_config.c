@@ -1804,12 +1804,18 @@ test_parse_pin_sha256(void **state)
 	    "\"sha256//\" and the base64 of 32 bytes");
 
 	/* A pin nothing would apply is worth a warning, not an error. */
+	assert_int_equal(parse_text("control-plane {\n\tprotocol skypanel\n"
+	    "\turl \"https://cp.example.net\"\n"
+	    "\tpin-sha256 \"" PIN_BERTH "\"\n}\n", &c), 0);
+	assert_int_equal(check(&c), 0);
+	assert_logged("skypanel", "pin-sha256 is applied by protocols native "
+	    "and miaas only");
+	/* miaas applies it. */
 	assert_int_equal(parse_text("control-plane {\n\tprotocol miaas\n"
 	    "\turl \"https://cp.example.net\"\n"
 	    "\tpin-sha256 \"" PIN_BERTH "\"\n}\n", &c), 0);
 	assert_int_equal(check(&c), 0);
-	assert_logged("miaas", "pin-sha256 is applied by protocol native "
-	    "only");
+	assert_string_equal(captured, "");
 	assert_int_equal(parse_text("control-plane {\n"
 	    "\turl \"http://127.0.0.1:8700\"\n"
 	    "\tpin-sha256 \"" PIN_BERTH "\"\n}\n", &c), 0);
