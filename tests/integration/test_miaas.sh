@@ -224,6 +224,14 @@ check "the node keeps its id (same name)" \
 check "the new identity is stored" \
     sh -c "test \"\$(stat -c %a $IDFILE)\" = 600"
 
+# --- 403: the token is another node's: register again at once -------------------
+REGS=$(count /register)
+mock_config '{"wrong_node": 1}'
+check "a 403 makes the node register again" wait_for 15 "len(reg) > $REGS"
+check "the 403 was logged with the server's detail" \
+    grep -q "HTTP 403: Cannot send heartbeat for a different node" "$TMP/berthd.log"
+check "heartbeats succeed after the 403" wait_for 15 'hb[-1]["status"] == 200'
+
 # --- five failures in a row: register again ----------------------------------
 REGS=$(count /register)
 mock_config '{"fail_heartbeats": 5}'

@@ -25,7 +25,9 @@ Test controls under /_mock/ (not part of the contract):
   GET  /_mock/tokens       every token issued
   POST /_mock/config       {"token_ttl": s, "fail_heartbeats": n (answer
                            500 to the next n), "reject_tokens": bool (401
-                           every heartbeat), "heartbeat_422": bool}
+                           every heartbeat), "heartbeat_422": bool,
+                           "wrong_node": n (the next n heartbeats are
+                           taken as another node's: 403)}
   POST /_mock/expire       every token issued so far expires now
 
 Usage: miaas_cp.py --port N (0: any); prints PORT=<n> first.
@@ -62,6 +64,7 @@ class State:
         self.fail_heartbeats = 0
         self.reject_tokens = False
         self.heartbeat_422 = False
+        self.wrong_node = 0
         self.revoked = set()     # tokens /_mock/expire ended
 
 
@@ -261,10 +264,13 @@ class Handler(BaseHTTPRequestHandler):
             if fail:
                 STATE.fail_heartbeats -= 1
             invalid_body = STATE.heartbeat_422
+            other = STATE.wrong_node > 0
+            if other:
+                STATE.wrong_node -= 1
         if payload is None or reject:
             return self.reply(401, {"detail": "Invalid or expired token"},
                               bearer)
-        if payload["node_id"] != node_id:
+        if payload["node_id"] != node_id or other:
             return self.reply(403, {"detail": "Cannot send heartbeat for "
                                     "a different node"})
         errors = check_heartbeat(body if body is not None else {})
@@ -291,7 +297,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(200, STATE.tokens)
             if (method, self.path) == ("POST", "/_mock/config"):
                 for key in ("token_ttl", "fail_heartbeats",
-                            "reject_tokens", "heartbeat_422"):
+                            "reject_tokens", "heartbeat_422", "wrong_node"):
                     if isinstance(body, dict) and key in body:
                         setattr(STATE, key, body[key])
                 return self.reply(200, {"ok": True})
