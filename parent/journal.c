@@ -207,6 +207,83 @@ journal_parse(const char *buf, size_t len)
 	return e;
 }
 
+/*
+ * A number or a word after "key": in the head of a damaged entry, which
+ * is cut before its "task" so that the task's own seq is not taken.
+ */
+static int
+journal_salvage_int(const char *head, const char *key, int64_t *v)
+{
+	const char	*p;
+	char		 pat[32], *end;
+	long long	 n;
+
+	(void)snprintf(pat, sizeof(pat), ",\"%s\":", key);
+	if ((p = strstr(head, pat)) == NULL)
+		return -1;
+	p += strlen(pat);
+	errno = 0;
+	n = strtoll(p, &end, 10);
+	if (end == p || errno != 0 || (*end != ',' && *end != '}'))
+		return -1;
+	*v = n;
+	return 0;
+}
+
+/*
+ * Fault injection (tests/faults, fault 5) found that an entry cut short
+ * (a disk that lost the end of a write) was dropped with a warning: a
+ * task the node had accepted then got no final event ever, and the
+ * control plane could only call it lost.  Entries are written as
+ * {"id", "seq", "not_after", "state", "event_seq", ..., "task"} in that
+ * order (jansson keeps it), so a cut that leaves the head keeps what
+ * resuming needs: the id (also the file name), seq, state and event_seq.
+ * Such an entry is kept without its task body ("{}"); tasks_resume()
+ * then fails an accepted or running task explicitly, with the next
+ * event seq, and a task still waiting for its accept cannot be decoded
+ * when accepted and fails the same way.  NULL if the head is gone too.
+ */
+static struct journal_entry *
+journal_salvage(const char *name, const char *buf, size_t len)
+{
+	struct journal_entry	*e;
+	char			*head, *p, id[WIRE_ID_LEN], word[16];
+	int64_t			 seq, not_after = 0, event_seq;
+	size_t			 n;
+
+	n = strlen(name) - 5;		/* ".json" */
+	if (n >= sizeof(id))
+		return NULL;
+	memcpy(id, name, n);
+	id[n] = '\0';
+	if (!wire_id_valid(id) || (head = strndup(buf, len)) == NULL)
+		return NULL;
+	if ((p = strstr(head, ",\"task\":")) != NULL)
+		*p = '\0';
+	e = NULL;
+	if (strncmp(head, "{\"id\":\"", 7) == 0 &&
+	    strncmp(head + 7, id, n) == 0 && head[7 + n] == '"' &&
+	    journal_salvage_int(head, "seq", &seq) == 0 && seq >= 1 &&
+	    journal_salvage_int(head, "event_seq", &event_seq) == 0 &&
+	    event_seq >= 0 && event_seq <= INT32_MAX &&
+	    (p = strstr(head, ",\"state\":\"")) != NULL &&
+	    sscanf(p + 10, "%15[a-z]\"", word) == 1 &&
+	    (e = calloc(1, sizeof(*e))) != NULL) {
+		(void)journal_salvage_int(head, "not_after", &not_after);
+		(void)strlcpy(e->id, id, sizeof(e->id));
+		e->seq = seq;
+		e->not_after = not_after;
+		e->event_seq = (uint32_t)event_seq;
+		if (journal_state_from(word, &e->state) == -1 ||
+		    (e->task_json = strdup("{}")) == NULL) {
+			free(e);
+			e = NULL;
+		}
+	}
+	free(head);
+	return e;
+}
+
 static void
 journal_load_file(struct journal *j, const char *name)
 {
@@ -220,9 +297,20 @@ journal_load_file(struct journal *j, const char *name)
 		log_warn("journal: %s", path);
 		return;
 	}
-	if ((e = journal_parse(buf, len)) == NULL)
-		log_warnx("journal: %s is malformed, ignored", path);
-	else if (strlen(name) != strlen(e->id) + 5 ||
+	if ((e = journal_parse(buf, len)) == NULL) {
+		/* See journal_salvage(): keep what resuming needs. */
+		if ((e = journal_salvage(name, buf, len)) != NULL) {
+			log_warnx("journal: %s is damaged (%zu bytes); task %s "
+			    "kept without its body (state %s, seq %lld, event "
+			    "seq %u)", path, len, e->id,
+			    journal_state_name(e->state), (long long)e->seq,
+			    e->event_seq);
+			journal_insert(j, e);
+		} else
+			log_warnx("journal: %s is damaged beyond recovery "
+			    "(%zu bytes), ignored: its task will get no "
+			    "final event from this node", path, len);
+	} else if (strlen(name) != strlen(e->id) + 5 ||
 	    strncmp(name, e->id, strlen(e->id)) != 0) {
 		log_warnx("journal: %s holds task %s, ignored", path, e->id);
 		free(e->task_json);

@@ -45,7 +45,6 @@ static struct {
 	uint32_t	 total;
 	char		 engine_version[32];
 	uint32_t	 asked;		/* peerid outstanding, 0: none */
-	int		 known;		/* a list has come */
 	uint32_t	 next;
 } inventory;
 
@@ -94,21 +93,28 @@ feed_capacity(void)
 
 static void	 feed_status(void);
 
-/* Ask the runner for this node's containers, unless a list is pending. */
-static void
+/*
+ * Ask the runner for this node's containers; the status goes out with
+ * its answer, so that it is never older than one list.  -1 when no
+ * answer is coming (the runner is not there, or has not answered the
+ * last one): the caller sends the status at once.
+ */
+static int
 feed_inventory_ask(void)
 {
 	static const char	 list[] = "{\"op\":\"list\"}";
 
 	if (inventory.asked != 0)
-		return;
+		return -1;
 	inventory.next = (inventory.next + 1) & (FEED_REQUEST_BIT - 1);
 	inventory.asked = FEED_REQUEST_BIT | inventory.next;
 	if (proc_send_run_request(inventory.asked, list,
 	    sizeof(list) - 1) == -1) {
 		log_debug("%s: the runner cannot take a list now", __func__);
 		inventory.asked = 0;
+		return -1;
 	}
+	return 0;
 }
 
 static json_t *
@@ -182,20 +188,17 @@ netd_feed_run_result(struct imsg *imsg)
 	    sizeof(err)) == -1 || (root = json_loadb(imsg->data,
 	    imsg->hdr.len, 0, NULL)) == NULL) {
 		log_warnx("runner sent a bad list result: %s", err);
+		feed_status();
 		return;
 	}
 	(void)json_unpack(root, "{s:b, s?s}", "ok", &ok, "engine_version",
 	    &version);
-	if (ok && (apps = json_object_get(root, "apps")) != NULL) {
+	if (ok && (apps = json_object_get(root, "apps")) != NULL)
 		feed_inventory_keep(apps, version);
-		/* Registrations wait for the engine's word: say it now. */
-		if (!inventory.known) {
-			inventory.known = 1;
-			feed_status();
-		}
-	} else
+	else
 		log_debug("%s: the runner could not list", __func__);
 	json_decref(root);
+	feed_status();
 }
 
 static void
@@ -240,8 +243,8 @@ feed_tick(int fd, short event, void *arg)
 	(void)fd;
 	(void)event;
 	(void)arg;
-	feed_status();
-	feed_inventory_ask();
+	if (feed_inventory_ask() == -1)
+		feed_status();
 	(void)evtimer_add(feed_timer, &interval);
 }
 

@@ -89,7 +89,8 @@ engine_creates() {
 # A fresh berthd; NETD_PID is its netd, stopped so that only we speak.
 start_stopped_netd() {
 	: >"$TMP/berthd.log"
-	"$BERTHD" -d -f "$CONF" 2>>"$TMP/berthd.log" &
+	# Not on our stdout: a straggler would hold ctest's pipe open.
+	"$BERTHD" -d -f "$CONF" >>"$TMP/berthd.log" 2>&1 &
 	BERTHD_PID=$!
 	NETD_PID=
 	for _ in $(seq 50); do
@@ -109,6 +110,10 @@ parent_stopped() {
 			wait "$BERTHD_PID"
 			rc=$?
 			BERTHD_PID=
+			# The netd we stopped cannot see its channel close, and
+			# its death signal does not come (see the closing note):
+			# end it ourselves.
+			kill -KILL "$NETD_PID" 2>/dev/null
 			NETD_PID=
 			[ "$rc" = 1 ]
 			return
