@@ -49,7 +49,7 @@ static struct {
 	struct tasks_pending	 pending[TASKS_PENDING_MAX];
 } tasks;
 
-static void	 tasks_event(struct journal_entry *, const char *state,
+static int	 tasks_event(struct journal_entry *, const char *state,
 		    const char *stage, const char *message);
 
 /* Before confinement: identity (keys are made now), journal, spool. */
@@ -261,8 +261,8 @@ tasks_netd_ready(void)
 
 /* --- events and refusals ---------------------------------------------- */
 
-/* Spool first (fsynced), then ask netd to send. */
-static void
+/* Spool first (fsynced), then ask netd to send.  0, or -1: berthd stops. */
+static int
 tasks_event_raw(const char *task_id, uint32_t seq, const char *state,
     const char *stage, const char *message)
 {
@@ -280,12 +280,18 @@ tasks_event_raw(const char *task_id, uint32_t seq, const char *state,
 		log_warnx("cannot spool an event of task %s; stopping berthd",
 		    task_id);
 		parent_shutdown(1);
-		return;
+		return -1;
 	}
 	tasks_send_event(&ev);
+	return 0;
 }
 
-static void
+/*
+ * 0, or -1 when the event could not be kept: then berthd is stopping
+ * and the journal must not say finished, or the restart would skip the
+ * task and it would never get its final event (tests/faults, fault 4).
+ */
+static int
 tasks_event(struct journal_entry *e, const char *state, const char *stage,
     const char *message)
 {
@@ -296,12 +302,14 @@ tasks_event(struct journal_entry *e, const char *state, const char *stage,
 		log_warnx("cannot journal an event of task %s; stopping "
 		    "berthd", e->id);
 		parent_shutdown(1);
-		return;
+		return -1;
 	}
 	/* Spooled before the journal says finished: a crash loses neither. */
-	tasks_event_raw(e->id, seq, state, stage, message);
+	if (tasks_event_raw(e->id, seq, state, stage, message) == -1)
+		return -1;
 	if (strcmp(state, "running") != 0 && e->state != JOURNAL_REFUSED)
 		(void)journal_set_state(&tasks.journal, e, JOURNAL_FINISHED);
+	return 0;
 }
 
 static void
@@ -674,7 +682,8 @@ tasks_run(struct journal_entry *e)
 		tasks_run_from_git(e, json);
 		goto done;
 	}
-	tasks_event(e, "running", tasks_stage(t.kind), "");
+	if (tasks_event(e, "running", tasks_stage(t.kind), "") == -1)
+		goto done;	/* berthd stops; the restart resumes it */
 	if ((slot = tasks_pending_slot()) == NULL ||
 	    (json = runop_encode(&req)) == NULL) {
 		tasks_event(e, "failed", tasks_stage(t.kind),
